@@ -1,0 +1,1 @@
+"""Roundtable's platform-neutral core: program, registrations, reminders, insights, storage."""

@@ -1,0 +1,224 @@
+"""The reminder dispatcher: sleeps until the next due message, sends due ones through the ports.
+
+Delivery is at most once: a row is claimed (``sending``) before the platform is called and
+is never claimed again, whatever happens next.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import socket
+import uuid
+from datetime import datetime, timedelta
+
+from sqlalchemy import update
+from sqlalchemy.engine import Row
+
+from shared import notices, outbox, people
+from shared.clock import Clock
+from shared.identity import Reach
+from shared.port import PLATFORM_ERROR, DeliveryError, DeliveryPort
+from shared.program import Program
+from shared.store.database import Database
+from shared.store.schema import identities
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=10)
+# a safety net for rows added by other processes, which cannot wake this one
+RECHECK = timedelta(minutes=5)
+RETRY_DELAYS = (1.0, 3.0, 9.0)
+
+
+class Dispatcher:
+    def __init__(
+        self,
+        db: Database,
+        program: Program,
+        clock: Clock,
+        *,
+        concurrency: int = 8,
+        batch: int = 50,
+        retries: int = 3,
+        retry_delays: tuple[float, ...] = RETRY_DELAYS,
+    ) -> None:
+        self.db = db
+        self.program = program
+        self.clock = clock
+        self.batch = batch
+        self.retries = retries
+        self.retry_delays = retry_delays
+        self.ports: dict[str, DeliveryPort] = {}
+        self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self._slots = asyncio.Semaphore(concurrency)
+        self._wake = asyncio.Event()
+        self._next: datetime | None = None
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._pass_lock = asyncio.Lock()
+
+    # -- ports -----------------------------------------------------------------------------
+    def attach(self, port: DeliveryPort) -> None:
+        self.ports[port.platform] = port
+        self.poke()
+
+    def detach(self, port: DeliveryPort) -> None:
+        if self.ports.get(port.platform) is port:
+            del self.ports[port.platform]
+
+    def reaches(self) -> list[Reach]:
+        return [reach for port in self.ports.values() for reach in port.reach()]
+
+    # -- waking ----------------------------------------------------------------------------
+    def added(self, due_at: datetime | None = None) -> None:
+        """Something was queued; wake the loop only if it is due before the current sleep ends."""
+        if due_at is None or self._next is None or due_at < self._next:
+            self._wake.set()
+
+    def poke(self) -> None:
+        self._wake.set()
+
+    # -- the loop --------------------------------------------------------------------------
+    async def start(self) -> None:
+        if self._task is None:
+            self._stopping = False
+            self._task = asyncio.create_task(self._run(), name="roundtable-dispatcher")
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                async with self.db.transaction() as conn:
+                    stale = await outbox.expire_stale(conn, self.clock.now(), LEASE)
+                if stale:
+                    log.warning("%d messages were claimed by a sender that stopped mid-send", stale)
+                await self.dispatch_due()
+                reaches = self.reaches()
+                async with self.db.transaction() as conn:
+                    due = await outbox.next_due(conn, reaches) if reaches else None
+                now = self.clock.now()
+                self._next = min(due, now + RECHECK) if due else now + RECHECK
+                self._wake.clear()
+                if due is not None and due <= now:
+                    continue
+                await self.clock.sleep_until(self._next, self._wake)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # a database hiccup must not end reminders for good
+                log.exception("the dispatcher loop failed; trying again shortly")
+                self._wake.clear()
+                await self.clock.sleep_until(self.clock.now() + timedelta(seconds=5), self._wake)
+
+    async def dispatch_due(self) -> int:
+        """Send everything due now, a batch at a time; returns how many rows were handled."""
+        handled = 0
+        async with self._pass_lock:
+            while not self._stopping:
+                reaches = self.reaches()
+                if not reaches:
+                    break
+                now = self.clock.now()
+                async with self.db.transaction() as conn:
+                    rows = await outbox.claim(conn, reaches, now, self.batch, self.name)
+                if not rows:
+                    break
+                await self._send_batch(rows)
+                handled += len(rows)
+                if len(rows) < self.batch:
+                    break
+        return handled
+
+    async def _send_batch(self, rows: list[Row]) -> None:
+        started: set[int] = set()
+        tasks = [asyncio.create_task(self._deliver(row, started)) for row in rows]
+        try:
+            await asyncio.gather(*tasks)
+        except asyncio.CancelledError:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+            raise
+        finally:
+            unsent = [row.id for row in rows if row.id not in started]
+            if unsent:
+                await asyncio.shield(self._release(unsent))
+
+    async def _release(self, row_ids: list[int]) -> None:
+        async with self.db.transaction() as conn:
+            await outbox.release(conn, row_ids, self.name)
+
+    async def _finish(self, row_id: int, state: str, reason: str | None = None, detail: str | None = None):
+        async with self.db.transaction() as conn:
+            await outbox.finish(conn, row_id, self.name, state, self.clock.now(), reason, detail)
+
+    async def _deliver(self, row: Row, started: set[int]) -> None:
+        async with self._slots:
+            if self._stopping:
+                return  # released by _send_batch
+            port = self.ports.get(row.platform)
+            if port is None:
+                return
+            now = self.clock.now()
+            async with self.db.transaction() as conn:
+                prepared = await notices.prepare(conn, self.program, row, now)
+                if isinstance(prepared, notices.Send):
+                    await notices.collapse_late(conn, self.program, row, now)
+                recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
+            started.add(row.id)
+            if isinstance(prepared, notices.Skip):
+                await self._finish(row.id, outbox.SKIPPED, prepared.reason)
+                return
+            if isinstance(prepared, notices.Send) and recipient is None:
+                await self._finish(row.id, outbox.SKIPPED, "unknown_recipient")
+                return
+            try:
+                await self._attempt(row, port, prepared, recipient)
+            except asyncio.CancelledError:
+                # the platform may or may not have it: never send it again
+                await asyncio.shield(self._finish(row.id, outbox.FAILED, "interrupted", "stopped mid-send"))
+                raise
+
+    async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> None:
+        for attempt in range(self.retries + 1):
+            try:
+                if isinstance(prepared, notices.Post):
+                    await port.post_insight(prepared.channel, prepared.post)
+                else:
+                    receipt = await port.send_direct(recipient, prepared.message)
+                    if receipt.dm_channel and receipt.dm_channel != recipient.dm_channel:
+                        async with self.db.transaction() as conn:
+                            await conn.execute(
+                                update(identities)
+                                .where(identities.c.id == row.identity_id)
+                                .values(dm_channel=receipt.dm_channel)
+                            )
+                await self._finish(row.id, outbox.SENT)
+                return
+            except DeliveryError as exc:
+                if exc.retryable and attempt < self.retries and not self._stopping:
+                    delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
+                    log.info("retrying message %s in %.0fs: %s", row.id, delay, exc)
+                    await asyncio.sleep(delay)
+                    continue
+                reason = exc.reason if not exc.retryable else PLATFORM_ERROR
+                log.warning("message %s to %s failed: %s", row.id, row.platform, exc)
+                await self._finish(row.id, outbox.FAILED, reason, exc.detail or str(exc))
+                return
+            except Exception as exc:
+                log.exception("message %s to %s failed unexpectedly", row.id, row.platform)
+                await self._finish(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc))
+                return
+
+    async def stop(self, grace: float = 8.0) -> None:
+        """Take no new work; let sends in flight finish for ``grace`` seconds, then stop."""
+        self._stopping = True
+        self._wake.set()
+        task, self._task = self._task, None
+        if task is None:
+            return
+        done, _ = await asyncio.wait({task}, timeout=grace)
+        if not done:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)

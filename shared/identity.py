@@ -1,0 +1,46 @@
+"""Platform-neutral identities of the people who talk to the bot."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+Platform = Literal["console", "discord", "slack"]
+PLATFORM_LABELS: dict[str, str] = {"console": "Console", "discord": "Discord", "slack": "Slack"}
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """One account on one platform.
+
+    ``workspace`` is the Slack team id, the Discord guild id (or ``"dm"``), or ``"local"``.
+    """
+
+    platform: str
+    workspace: str
+    user_id: str
+    display_name: str
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        return (self.platform, self.workspace, self.user_id)
+
+
+@dataclass(frozen=True, slots=True)
+class Recipient:
+    """Where a direct message goes: an identity plus what the adapter cached about it."""
+
+    platform: str
+    workspace: str
+    user_id: str
+    display_name: str
+    dm_channel: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Reach:
+    """Which recipients an adapter can deliver to; ``None`` means any."""
+
+    platform: str
+    workspace: str | None = None
+    user_id: str | None = None

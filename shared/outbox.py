@@ -1,0 +1,218 @@
+"""The durable queue of what the bot sends on its own: reminders, notices and insight posts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, func, insert, or_, select, update
+from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shared.identity import Reach
+from shared.store.schema import outbox
+
+PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
+PERSONAL_KINDS = ("reminder", "promotion", "moved", "announcement")
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where a personal message goes: the account the person registered from."""
+
+    person_id: int
+    identity_id: int
+    platform: str
+    workspace: str
+    user_id: str
+
+
+def _values(
+    kind: str, target: Target, session_id: str | None, due_at: datetime, now: datetime, **extra: Any
+) -> dict[str, Any]:
+    return {
+        "kind": kind,
+        "session_id": session_id,
+        "person_id": target.person_id,
+        "identity_id": target.identity_id,
+        "platform": target.platform,
+        "workspace": target.workspace,
+        "recipient": target.user_id,
+        "due_at": due_at,
+        "state": PENDING,
+        "attempts": 0,
+        "created_at": now,
+        **extra,
+    }
+
+
+async def plan_reminders(
+    conn: AsyncConnection,
+    target: Target,
+    session_id: str,
+    starts_at: datetime,
+    offsets: Iterable[timedelta],
+    now: datetime,
+) -> list[datetime]:
+    """One reminder per offset whose time is still ahead; returns their due times."""
+    rows = [
+        _values("reminder", target, session_id, starts_at - o, now, offset_seconds=int(o.total_seconds()))
+        for o in offsets
+        if starts_at - o > now
+    ]
+    if rows:
+        await conn.execute(insert(outbox), rows)
+    return [r["due_at"] for r in rows]
+
+
+async def enqueue_notice(
+    conn: AsyncConnection,
+    kind: str,
+    target: Target,
+    session_id: str | None,
+    now: datetime,
+    body: str | None = None,
+) -> None:
+    await conn.execute(insert(outbox).values(**_values(kind, target, session_id, now, now, body=body)))
+
+
+async def enqueue_insight(
+    conn: AsyncConnection, insight_id: int, platform: str, channel: str, now: datetime
+) -> None:
+    await conn.execute(
+        insert(outbox).values(
+            kind="insight",
+            insight_id=insight_id,
+            platform=platform,
+            workspace=None,
+            recipient=channel,
+            due_at=now,
+            state=PENDING,
+            attempts=0,
+            created_at=now,
+        )
+    )
+
+
+async def drop_pending(conn: AsyncConnection, person_id: int, session_id: str, kinds=("reminder",)) -> int:
+    """Remove a person's pending messages for a session (on cancel or re-plan)."""
+    result = await conn.execute(
+        delete(outbox).where(
+            and_(
+                outbox.c.person_id == person_id,
+                outbox.c.session_id == session_id,
+                outbox.c.state == PENDING,
+                outbox.c.kind.in_(kinds),
+            )
+        )
+    )
+    return result.rowcount or 0
+
+
+def reach_filter(reaches: list[Reach]):
+    clauses = []
+    for reach in reaches:
+        parts = [outbox.c.platform == reach.platform]
+        if reach.workspace is not None:
+            parts.append(or_(outbox.c.workspace.is_(None), outbox.c.workspace == reach.workspace))
+        if reach.user_id is not None:
+            parts.append(outbox.c.recipient == reach.user_id)
+        clauses.append(and_(*parts))
+    return or_(*clauses) if clauses else None
+
+
+async def claim(
+    conn: AsyncConnection, reaches: list[Reach], now: datetime, limit: int, claimer: str
+) -> list[Row]:
+    """Mark up to ``limit`` due messages as ours; other dispatchers skip the locked rows."""
+    where = reach_filter(reaches)
+    if where is None:
+        return []
+    due = (
+        select(outbox.c.id)
+        .where(and_(outbox.c.state == PENDING, outbox.c.due_at <= now, where))
+        .order_by(outbox.c.due_at, outbox.c.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    result = await conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.id.in_(due.scalar_subquery()), outbox.c.state == PENDING))
+        .values(state=SENDING, claimed_by=claimer, claimed_at=now, attempts=outbox.c.attempts + 1)
+        .returning(*outbox.c)
+    )
+    return sorted(result.fetchall(), key=lambda r: (r.due_at, r.id))
+
+
+async def finish(
+    conn: AsyncConnection,
+    row_id: int,
+    claimer: str,
+    state: str,
+    now: datetime,
+    reason: str | None = None,
+    detail: str | None = None,
+) -> None:
+    await conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.id == row_id, outbox.c.claimed_by == claimer, outbox.c.state == SENDING))
+        .values(state=state, reason=reason, detail=(detail or None) and detail[:500], finished_at=now)
+    )
+
+
+async def release(conn: AsyncConnection, row_ids: list[int], claimer: str) -> None:
+    """Hand back messages we claimed but never started to send."""
+    if row_ids:
+        await conn.execute(
+            update(outbox)
+            .where(and_(outbox.c.id.in_(row_ids), outbox.c.claimed_by == claimer, outbox.c.state == SENDING))
+            .values(state=PENDING, claimed_by=None, claimed_at=None, attempts=outbox.c.attempts - 1)
+        )
+
+
+async def expire_stale(conn: AsyncConnection, now: datetime, lease: timedelta) -> int:
+    """A claim older than the lease belongs to a dispatcher that died mid-send.
+
+    Whether the platform got it is unknown, so it is not sent again (at most once).
+    """
+    result = await conn.execute(
+        update(outbox)
+        .where(and_(outbox.c.state == SENDING, outbox.c.claimed_at < now - lease))
+        .values(state=FAILED, reason="interrupted", detail="the sender stopped mid-send", finished_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def skip_siblings(conn: AsyncConnection, row: Row, now: datetime, reason: str) -> int:
+    """Skip the other overdue reminders of the same registration (one 'has started' is enough)."""
+    result = await conn.execute(
+        update(outbox)
+        .where(
+            and_(
+                outbox.c.kind == "reminder",
+                outbox.c.state == PENDING,
+                outbox.c.person_id == row.person_id,
+                outbox.c.session_id == row.session_id,
+                outbox.c.due_at <= now,
+                outbox.c.id != row.id,
+            )
+        )
+        .values(state=SKIPPED, reason=reason, finished_at=now)
+    )
+    return result.rowcount or 0
+
+
+async def next_due(conn: AsyncConnection, reaches: list[Reach]) -> datetime | None:
+    where = reach_filter(reaches)
+    if where is None:
+        return None
+    return (
+        await conn.execute(select(func.min(outbox.c.due_at)).where(and_(outbox.c.state == PENDING, where)))
+    ).scalar()
+
+
+async def counts(conn: AsyncConnection) -> dict[str, int]:
+    rows = await conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
+    return {state: n for state, n in rows}

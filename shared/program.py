@@ -1,0 +1,242 @@
+"""The program: the event, its sessions and its insight themes, read from a TOML file."""
+
+from __future__ import annotations
+
+import itertools
+import tomllib
+from datetime import UTC, datetime, timedelta
+from functools import cached_property
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from shared.clock import format_duration, parse_duration
+
+Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class ProgramError(Exception):
+    """A program file that cannot be used; the message names the file and the field."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Event(_Strict):
+    name: Name
+    series: Name | None = None
+    timezone: str
+    description: str = ""
+    url: AnyHttpUrl | None = None
+    locale: str = "en"
+
+    @field_validator("timezone")
+    @classmethod
+    def _zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from exc
+        return value
+
+    @field_validator("locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        from babel import Locale, UnknownLocaleError
+
+        try:
+            Locale.parse(value)
+        except (UnknownLocaleError, ValueError) as exc:
+            raise ValueError(f"{value!r} is not a locale such as en or fr_FR") from exc
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+
+class Reminders(_Strict):
+    before: list[str] = Field(default_factory=lambda: ["1d", "1h", "10m"], max_length=10)
+
+    @field_validator("before")
+    @classmethod
+    def _durations(cls, values: list[str]) -> list[str]:
+        seen: set[timedelta] = set()
+        for value in values:
+            delta = parse_duration(value)
+            if delta <= timedelta(0) or delta > timedelta(days=60):
+                raise ValueError(f"{value!r} must be between 1s and 60d")
+            if delta in seen:
+                raise ValueError(f"{value!r} is listed twice")
+            seen.add(delta)
+        return values
+
+    @property
+    def offsets(self) -> list[timedelta]:
+        return sorted((parse_duration(v) for v in self.before), reverse=True)
+
+
+class Session(_Strict):
+    id: Slug
+    title: Name
+    description: str = ""
+    start: datetime
+    minutes: int = Field(gt=0, le=24 * 60)
+    access: Literal["open", "registration"]
+    capacity: int | None = Field(default=None, gt=0, le=100_000)
+    join_url: AnyHttpUrl
+    # filled in by Program from [event] timezone
+    timezone: str = "UTC"
+
+    @model_validator(mode="after")
+    def _capacity(self) -> Session:
+        if self.access == "registration" and self.capacity is None:
+            raise ValueError('a session with access "registration" needs a capacity')
+        if self.access == "open" and self.capacity is not None:
+            raise ValueError('an "open" session has no capacity; use access = "registration" to cap it')
+        return self
+
+    @cached_property
+    def starts_at(self) -> datetime:
+        """The start in UTC (the file gives local time in the event's zone)."""
+        local = self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self.timezone))
+        return local.astimezone(UTC)
+
+    @property
+    def ends_at(self) -> datetime:
+        return self.starts_at + timedelta(minutes=self.minutes)
+
+    @property
+    def capped(self) -> bool:
+        return self.capacity is not None
+
+    @property
+    def join(self) -> str:
+        return str(self.join_url)
+
+
+class Theme(_Strict):
+    id: Slug
+    name: Name
+    description: str = ""
+    slack_channel: Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{6,}$")] | None = None
+    discord_channel: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
+
+
+class Program(_Strict):
+    event: Event
+    reminders: Reminders = Field(default_factory=Reminders)
+    sessions: list[Session] = Field(min_length=1)
+    themes: list[Theme] = Field(min_length=1)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _zone_into_sessions(cls, data: object) -> object:
+        if isinstance(data, dict):
+            zone = (data.get("event") or {}).get("timezone") if isinstance(data.get("event"), dict) else None
+            sessions = data.get("sessions")
+            if zone and isinstance(sessions, list):
+                data = dict(data)
+                data["sessions"] = [
+                    {**s, "timezone": zone} if isinstance(s, dict) and "timezone" not in s else s
+                    for s in sessions
+                ]
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Program:
+        for kind, items in (("sessions", self.sessions), ("themes", self.themes)):
+            seen: set[str] = set()
+            for item in items:
+                if item.id in seen:
+                    raise ValueError(f"{kind}: the id {item.id!r} is used twice")
+                seen.add(item.id)
+        ordered = sorted(self.sessions, key=lambda s: s.starts_at)
+        for before, after in itertools.pairwise(ordered):
+            if after.starts_at < before.ends_at:
+                raise ValueError(
+                    f"sessions: {before.id!r} ({before.minutes} min) overlaps {after.id!r}, which starts "
+                    "before it ends"
+                )
+        return self
+
+    def session(self, session_id: str) -> Session | None:
+        return next((s for s in self.sessions if s.id == session_id), None)
+
+    def theme(self, theme_id: str) -> Theme | None:
+        wanted = theme_id.strip().lower().lstrip("#")
+        return next((t for t in self.themes if t.id == wanted), None)
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return self.event.zone
+
+    def describe_offsets(self) -> list[str]:
+        return [format_duration(o) for o in self.reminders.offsets]
+
+
+def _location(loc: tuple[int | str, ...], data: dict) -> str:
+    parts: list[str] = []
+    node: object = data
+    for step in loc:
+        if isinstance(step, int):
+            parts.append(f"[{step}]")
+        else:
+            parts.append(f".{step}" if parts else str(step))
+        if isinstance(node, dict):
+            node = node.get(step)
+        elif isinstance(node, list) and isinstance(step, int) and step < len(node):
+            node = node[step]
+        else:
+            node = None
+    where = "".join(parts)
+    # name sessions and themes by id, not only by index
+    if len(loc) >= 2 and loc[0] in ("sessions", "themes") and isinstance(loc[1], int):
+        items = data.get(str(loc[0])) or []
+        if loc[1] < len(items) and isinstance(items[loc[1]], dict) and "id" in items[loc[1]]:
+            where += f" (id {items[loc[1]]['id']!r})"
+    return where or "(top level)"
+
+
+def parse_program(text: str, source: str = "program.toml") -> Program:
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ProgramError(f"{source}: not valid TOML: {exc}") from exc
+    try:
+        return Program.model_validate(data)
+    except ValidationError as exc:
+        lines = []
+        for error in exc.errors():
+            message = error["msg"].removeprefix("Value error, ")
+            if error["type"] == "extra_forbidden":
+                message = "unknown key"
+            lines.append(f"{source}: {_location(tuple(error['loc']), data)}: {message}")
+        raise ProgramError("\n".join(lines)) from exc
+
+
+def load_program(path: Path | str | None = None) -> Program:
+    """Read and validate a program file; ``None`` loads the bundled default."""
+    if path is None:
+        text = resources.files("shared").joinpath("default_program.toml").read_text("utf-8")
+        return parse_program(text, "default_program.toml (bundled)")
+    path = Path(path)
+    try:
+        text = path.read_text("utf-8")
+    except OSError as exc:
+        raise ProgramError(f"{path}: cannot read the program file: {exc.strerror or exc}") from exc
+    return parse_program(text, str(path))

@@ -1,0 +1,1 @@
+"""Storage: one schema, SQLite or PostgreSQL through SQLAlchemy Core, migrated by Alembic."""

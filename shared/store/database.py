@@ -1,0 +1,119 @@
+"""Engines for SQLite (aiosqlite) and PostgreSQL (asyncpg), and schema upgrades."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import event, text
+from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseUrlError(ValueError):
+    """A DATABASE_URL this bot cannot use."""
+
+
+def async_url(url: str) -> str:
+    """Map the usual spellings (``sqlite:///``, ``postgres://``) onto the async drivers."""
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url.removeprefix("postgres://")
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise DatabaseUrlError(f"DATABASE_URL is not a database URL: {exc}") from exc
+    backend = parsed.get_backend_name()
+    if backend == "sqlite":
+        return parsed.set(drivername="sqlite+aiosqlite").render_as_string(hide_password=False)
+    if backend == "postgresql":
+        return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
+    raise DatabaseUrlError(f"DATABASE_URL must be sqlite:/// or postgresql://, not {backend}://")
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for logs and messages."""
+    try:
+        return make_url(async_url(url)).render_as_string(hide_password=True)
+    except DatabaseUrlError:
+        return "<invalid DATABASE_URL>"
+
+
+class Database:
+    """An async engine plus the transaction discipline both backends share.
+
+    Every transaction on SQLite is ``BEGIN IMMEDIATE``: one writer at a time across
+    processes, which is what keeps seat counts exact. On PostgreSQL the same code takes
+    row locks (``FOR UPDATE``) instead.
+    """
+
+    def __init__(self, url: str, *, echo: bool = False) -> None:
+        self.url = async_url(url)
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        self.dialect = self.engine.dialect.name
+        if self.dialect == "sqlite":
+            database = make_url(self.url).database
+            if database and database != ":memory:":
+                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
+            event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.dialect == "sqlite"
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        async with self.engine.begin() as conn:
+            yield conn
+
+    async def upgrade(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        async with self.engine.begin() as conn:
+            if not self.is_sqlite:
+                # concurrent `db upgrade` runs wait for each other
+                await conn.execute(text("SELECT pg_advisory_xact_lock(7345001)"))
+            await conn.run_sync(_upgrade)
+
+    async def revision(self) -> tuple[str | None, str]:
+        """The database's migration and the newest one this code knows."""
+        async with self.engine.connect() as conn:
+            current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
+        head = ScriptDirectory.from_config(_config(None)).get_current_head()
+        return current, head or ""
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+
+def _config(connection: Connection | None) -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade(connection: Connection) -> None:
+    command.upgrade(_config(connection), "head")
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # let SQLAlchemy's "begin" hook choose BEGIN IMMEDIATE instead of pysqlite's implicit BEGIN
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+    cursor.execute("PRAGMA journal_mode = WAL")
+    cursor.execute("PRAGMA foreign_keys = ON")
+    cursor.execute("PRAGMA synchronous = NORMAL")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    conn.exec_driver_sql("BEGIN IMMEDIATE")

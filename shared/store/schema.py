@@ -1,0 +1,159 @@
+"""The tables. Every timestamp is stored in UTC; the program's IANA zone is kept beside session times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import (
+    Boolean,
+    Column,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware datetimes in, aware UTC datetimes out, whatever the backend keeps."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetimes are not stored; give a zone")
+        value = value.astimezone(UTC)
+        # SQLite has no zone type: keep naive UTC so that text order is time order
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(column_0_label)s",
+        "uq": "uq_%(table_name)s_%(column_0_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+people = Table(
+    "people",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("display_name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
+identities = Table(
+    "identities",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace", String(64), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("display_name", String(200), nullable=False),
+    Column("dm_channel", String(64)),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("platform", "workspace", "user_id", name="uq_identities_account"),
+)
+
+# A mirror of the program's sessions: the row to lock when seats are counted, and the
+# last known times, so that a moved session is noticed when a new program is loaded.
+sessions = Table(
+    "sessions",
+    metadata,
+    Column("id", String(50), primary_key=True),
+    Column("title", String(200), nullable=False),
+    Column("starts_at", UTCDateTime, nullable=False),
+    Column("ends_at", UTCDateTime, nullable=False),
+    Column("timezone", String(64), nullable=False),
+    Column("access", String(20), nullable=False),
+    Column("capacity", Integer),
+    Column("in_program", Boolean, nullable=False, default=True),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
+
+registrations = Table(
+    "registrations",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(50), ForeignKey("sessions.id"), nullable=False),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    # the account they registered from: where their reminders and promotion go
+    Column("identity_id", Integer, ForeignKey("identities.id"), nullable=False),
+    Column("status", String(20), nullable=False),  # confirmed | waitlisted | following
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("confirmed_at", UTCDateTime),
+    UniqueConstraint("session_id", "person_id", name="uq_registrations_seat"),
+    Index("ix_registrations_session_status", "session_id", "status", "id"),
+)
+
+# The durable queue of everything the bot sends on its own: reminders, promotions,
+# "session moved" notices, announcements, and insight posts into theme channels.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("kind", String(20), nullable=False),  # reminder | promotion | moved | announcement | insight
+    Column("session_id", String(50)),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="SET NULL")),
+    Column("identity_id", Integer, ForeignKey("identities.id", ondelete="SET NULL")),
+    Column("insight_id", Integer, ForeignKey("insights.id", ondelete="CASCADE")),
+    # where it goes: a user on a platform, or a channel for insights
+    Column("platform", String(20), nullable=False),
+    Column("workspace", String(64)),
+    Column("recipient", String(64), nullable=False),
+    Column("offset_seconds", Integer),
+    Column("body", Text),
+    Column("due_at", UTCDateTime, nullable=False),
+    Column("state", String(20), nullable=False, default="pending"),  # pending|sending|sent|failed|skipped
+    Column("reason", String(40)),
+    Column("detail", Text),
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("claimed_by", String(64)),
+    Column("claimed_at", UTCDateTime),
+    Column("finished_at", UTCDateTime),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_outbox_due", "state", "due_at"),
+    Index("ix_outbox_person_session", "person_id", "session_id"),
+)
+
+insights = Table(
+    "insights",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("theme_id", String(50), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("city", String(80)),
+    Column("anonymous", Boolean, nullable=False, default=False),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="SET NULL")),
+    Column("identity_id", Integer, ForeignKey("identities.id", ondelete="SET NULL")),
+    Column("platform", String(20), nullable=False),
+    Column("author_name", String(200), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Index("ix_insights_theme_created", "theme_id", "created_at"),
+    Index("ix_insights_person_created", "person_id", "created_at"),
+)
+
+link_codes = Table(
+    "link_codes",
+    metadata,
+    Column("code", String(16), primary_key=True),
+    Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+)

@@ -1,0 +1,100 @@
+"""Fixtures: temporary databases (SQLite always, PostgreSQL when TEST_DATABASE_URL is set),
+a controllable clock, and a core on the bundled program."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from collections.abc import AsyncIterator
+
+import pytest
+
+from shared.app import Roundtable
+from shared.clock import FakeClock
+from shared.program import load_program
+from shared.settings import Settings
+from tests.support import T0
+
+PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+
+
+async def _reset_postgres(url: str) -> None:
+    from sqlalchemy import text
+
+    from shared.store.database import Database
+
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.close()
+
+
+def _postgres_url() -> str:
+    if not PG_URL:
+        if os.environ.get("CI"):
+            pytest.fail("CI must set TEST_DATABASE_URL: the PostgreSQL tests may not skip under CI")
+        pytest.skip("TEST_DATABASE_URL is not set")
+    try:
+        asyncio.run(_reset_postgres(PG_URL))
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL at TEST_DATABASE_URL is unreachable: {exc}")
+    return PG_URL
+
+
+@pytest.fixture
+def sqlite_url(tmp_path) -> str:
+    return f"sqlite:///{tmp_path / 'roundtable.db'}"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path) -> str:
+    """Each core test runs on both backends."""
+    if request.param == "postgres":
+        return _postgres_url()
+    return f"sqlite:///{tmp_path / 'roundtable.db'}"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock(T0)
+
+
+def make_settings(url: str, **overrides) -> Settings:
+    values = {"database_url": url, "roundtable_program": None, "dispatch_retries": 2, **overrides}
+    return Settings(_env_file=None, **values)
+
+
+@pytest.fixture
+def settings(database_url) -> Settings:
+    return make_settings(database_url)
+
+
+@pytest.fixture
+def program():
+    return load_program()
+
+
+@pytest.fixture
+async def core(settings, program, clock) -> AsyncIterator[Roundtable]:
+    core = await Roundtable.open(settings, program=program, clock=clock)
+    core.dispatcher.retry_delays = (0.01,)
+    try:
+        yield core
+    finally:
+        await core.close(grace=2)
+
+
+@pytest.fixture
+async def sqlite_core(sqlite_url, program, clock) -> AsyncIterator[Roundtable]:
+    """A core on SQLite only, for adapter tests."""
+    core = await Roundtable.open(make_settings(sqlite_url), program=program, clock=clock)
+    core.dispatcher.retry_delays = (0.01,)
+    try:
+        yield core
+    finally:
+        await core.close(grace=2)

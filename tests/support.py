@@ -1,0 +1,54 @@
+"""Test helpers shared by the core and adapter tests."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from shared.identity import Identity, Reach, Recipient
+from shared.messages import InsightPost, Message
+from shared.port import DeliveryError, Receipt
+
+# the bundled program's workshop starts at 2026-12-10 16:50 UTC; tests start well before
+T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def person(name: str, platform: str = "console", workspace: str = "local") -> Identity:
+    return Identity(platform, workspace, name, name.title())
+
+
+@dataclass
+class RecordingPort:
+    """A delivery port that records what it was asked to send, and can be told to fail."""
+
+    platform: str = "console"
+    workspace: str | None = None
+    user_id: str | None = None
+    direct: list[tuple[Recipient, Message]] = field(default_factory=list)
+    posts: list[tuple[str, InsightPost]] = field(default_factory=list)
+    fail: dict[str, DeliveryError] = field(default_factory=dict)  # user_id -> error
+    delay: float = 0.0
+    started: int = 0
+
+    def reach(self) -> list[Reach]:
+        return [Reach(self.platform, self.workspace, self.user_id)]
+
+    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
+        self.started += 1
+        if self.delay:
+            await asyncio.sleep(self.delay)
+        error = self.fail.get(recipient.user_id)
+        if error is not None:
+            raise error
+        self.direct.append((recipient, message))
+        return Receipt(dm_channel=f"D-{recipient.user_id}")
+
+    async def post_insight(self, channel: str, post: InsightPost) -> None:
+        error = self.fail.get(channel)
+        if error is not None:
+            raise error
+        self.posts.append((channel, post))
+
+    def texts_for(self, user_id: str) -> list[str]:
+        return [m.text for r, m in self.direct if r.user_id == user_id]
