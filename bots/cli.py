@@ -1,0 +1,343 @@
+"""The ``roundtable`` command: run the bot, chat in the terminal, and the organizer tools."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import getpass
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import ValidationError
+from rich.console import Console
+from rich.logging import RichHandler
+from rich.table import Table
+
+from bots import reports
+from shared.app import Roundtable
+from shared.program import Program, ProgramError, load_program
+from shared.settings import Settings
+from shared.store.database import Database, DatabaseUrlError, safe_url
+from shared.timefmt import format_moment
+
+out = Console(soft_wrap=True, highlight=False)
+err = Console(stderr=True, soft_wrap=True, highlight=False)
+log = logging.getLogger("roundtable")
+
+
+class Failure(Exception):
+    """A failure to report in one sentence, with an exit code."""
+
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="roundtable", description="Roundtable: one event bot for Slack and Discord."
+    )
+    parser.add_argument(
+        "--program", type=Path, help="the program TOML (default: ROUNDTABLE_PROGRAM or the bundled one)"
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run the bot: every adapter whose credentials are set, else the console")
+    run.add_argument("--slack-http", action="store_true", help="serve Slack over HTTP instead of Socket Mode")
+    run.add_argument(
+        "--as", dest="name", help="console name when no platform is configured (default: your login)"
+    )
+
+    console = sub.add_parser("console", help="chat with the bot in this terminal, one command a line")
+    console.add_argument("--as", dest="name", required=True, help="who you are in the chat")
+    console.add_argument("--organizer", action="store_true", help="allow the organizer commands")
+
+    sub.add_parser("check", help="validate the program and settings; show what `run` would start")
+
+    program = sub.add_parser("program", help="show the schedule")
+    program.add_argument("--tz", help="show times in this IANA zone (default: the event's)")
+
+    roster = sub.add_parser("roster", help="confirmed seats and the waitlist of a session")
+    roster.add_argument("session")
+    roster.add_argument("--format", choices=["table", "csv", "json"], default="table")
+
+    insights = sub.add_parser("insights", help="the insights shared, or a Markdown digest of them")
+    insights.add_argument("--theme")
+    insights.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+
+    reminders = sub.add_parser("reminders", help="every queued message, with its state and reason")
+    reminders.add_argument("--format", choices=["table", "json"], default="table")
+    reminders.add_argument("--state", choices=["pending", "sending", "sent", "failed", "skipped"])
+    reminders.add_argument("--limit", type=int, default=500)
+
+    db = sub.add_parser("db", help="database tools")
+    db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
+    db_sub.add_parser("upgrade", help="create or upgrade the schema")
+    db_sub.add_parser("status", help="the schema's version")
+    return parser
+
+
+def load_settings(args: argparse.Namespace) -> Settings:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise Failure(f"Invalid settings: {problems}", 2) from exc
+    if args.program is not None:
+        settings = settings.model_copy(update={"roundtable_program": args.program})
+    return settings
+
+
+def load(settings: Settings) -> Program:
+    try:
+        return load_program(settings.roundtable_program)
+    except ProgramError as exc:
+        raise Failure(str(exc), 2) from exc
+
+
+async def open_core(settings: Settings, program: Program) -> Roundtable:
+    try:
+        return await Roundtable.open(settings, program=program)
+    except DatabaseUrlError as exc:
+        raise Failure(str(exc), 2) from exc
+    except (OSError, ConnectionError) as exc:
+        raise Failure(f"Cannot reach the database at {safe_url(settings.database_url)}: {exc}") from exc
+    except Exception as exc:
+        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "alembic")):
+            raise Failure(f"The database at {safe_url(settings.database_url)} failed: {exc}") from exc
+        raise
+
+
+async def with_core(
+    settings: Settings, program: Program, work: Callable[[Roundtable], Awaitable[int]]
+) -> int:
+    core = await open_core(settings, program)
+    try:
+        return await work(core)
+    finally:
+        await core.close()
+
+
+# -- commands --------------------------------------------------------------------------------
+async def cmd_console(args, settings: Settings, program: Program) -> int:
+    from bots.console.adapter import ConsoleAdapter
+
+    async def work(core: Roundtable) -> int:
+        adapter = ConsoleAdapter(core, args.name, organizer=args.organizer)
+        if sys.stdin.isatty():
+            err.print(
+                f"[bold]{program.event.name}[/] — you are [bold]{args.name}[/]. "
+                "Type /help for commands, /quit or Ctrl-D to leave."
+            )
+        await adapter.run()
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_run(args, settings: Settings, program: Program) -> int:
+    from bots.runner import run
+
+    if args.slack_http:
+        settings = settings.model_copy(update={"slack_mode": "http"})
+    return await run(settings, program, console_name=args.name or _login())
+
+
+def _login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "me"
+
+
+async def cmd_check(args, settings: Settings, program: Program) -> int:
+    from bots.runner import enabled_adapters
+
+    source = settings.roundtable_program or "the bundled program"
+    out.print(
+        f"[green]✓[/] {source}: {program.event.name} — {len(program.sessions)} sessions, {len(program.themes)} themes"
+    )
+    for session in program.sessions:
+        cap = f"{session.capacity} seats" if session.capped else "open"
+        out.print(
+            f"  • {session.id}: {format_moment(session.starts_at, 'F', program.zone, now=session.starts_at)}, {session.minutes} min, {cap}"
+        )
+    out.print(f"  reminders: {', '.join(program.describe_offsets())} before each session")
+    try:
+        Database(settings.database_url).engine.sync_engine.dispose()
+    except DatabaseUrlError as exc:
+        raise Failure(str(exc), 2) from exc
+    out.print(f"[green]✓[/] database: {safe_url(settings.database_url)}")
+    adapters = enabled_adapters(settings)
+    out.print(
+        "[green]✓[/] adapters `run` starts: "
+        + (", ".join(adapters) if adapters else "console (no platform tokens set)")
+    )
+    for warning in _setting_warnings(settings):
+        out.print(f"[yellow]![/] {warning}")
+    return 0
+
+
+def _setting_warnings(settings: Settings) -> list[str]:
+    warnings = []
+    if settings.slack_bot_token and not settings.slack_enabled:
+        need = "SLACK_SIGNING_SECRET" if settings.slack_mode == "http" else "SLACK_APP_TOKEN"
+        warnings.append(f"SLACK_BOT_TOKEN is set but {need} is not: Slack will not start")
+    if (settings.slack_app_token or settings.slack_signing_secret) and not settings.slack_bot_token:
+        warnings.append("a Slack app token or signing secret is set without SLACK_BOT_TOKEN")
+    return warnings
+
+
+async def cmd_program(args, settings: Settings, program: Program) -> int:
+    try:
+        zone = ZoneInfo(args.tz) if args.tz else program.zone
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise Failure(f"{args.tz!r} is not an IANA time zone such as Europe/Paris", 2) from exc
+    title = program.event.name + (f" — {program.event.series}" if program.event.series else "")
+    table = Table(title=title)
+    for column in ("session", "starts", "ends", "access", "join"):
+        table.add_column(column)
+    for s in program.sessions:
+        access = f"registration, {s.capacity} seats" if s.capped else "open to all"
+        table.add_row(
+            f"{s.id}\n{s.title}",
+            format_moment(s.starts_at, "F", zone, now=s.starts_at, locale=program.event.locale),
+            format_moment(s.ends_at, "t", zone, now=s.ends_at, locale=program.event.locale),
+            access,
+            s.join,
+        )
+    out.print(table)
+    out.print("Themes: " + ", ".join(f"{t.name} ({t.id})" for t in program.themes))
+    return 0
+
+
+async def cmd_roster(args, settings: Settings, program: Program) -> int:
+    session = program.session(args.session)
+    if session is None:
+        raise Failure(
+            f"There is no session {args.session!r}; the program has {', '.join(s.id for s in program.sessions)}",
+            2,
+        )
+
+    async def work(core: Roundtable) -> int:
+        rows = await reports.roster_rows(core, session.id)
+        if args.format == "json":
+            out.print(
+                reports.as_json({"session": session.id, "capacity": session.capacity, "entries": rows}),
+                markup=False,
+            )
+        elif args.format == "csv":
+            sys.stdout.write(reports.as_csv(rows))
+        else:
+            cap = (
+                f"{sum(r['status'] == 'confirmed' for r in rows)}/{session.capacity} seats"
+                if session.capped
+                else "open"
+            )
+            out.print(
+                reports.as_table(
+                    rows,
+                    f"{session.title} ({cap})",
+                    ["position", "name", "status", "platforms", "registered_at"],
+                )
+            )
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_insights(args, settings: Settings, program: Program) -> int:
+    if args.theme and program.theme(args.theme) is None:
+        raise Failure(
+            f"There is no theme {args.theme!r}; the program has {', '.join(t.id for t in program.themes)}", 2
+        )
+
+    async def work(core: Roundtable) -> int:
+        theme = program.theme(args.theme).id if args.theme else None
+        rows = await reports.insight_rows(core, theme)
+        if args.format == "json":
+            out.print(reports.as_json(rows), markup=False)
+        elif args.format == "csv":
+            sys.stdout.write(reports.as_csv(rows))
+        elif args.format == "md":
+            sys.stdout.write(reports.digest_markdown(core, rows) + "\n")
+        else:
+            out.print(
+                reports.as_table(
+                    rows, "Insights", ["theme", "text", "author", "city", "platform", "created_at"]
+                )
+            )
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_reminders(args, settings: Settings, program: Program) -> int:
+    async def work(core: Roundtable) -> int:
+        rows, totals = await reports.reminder_rows(core, max(1, args.limit), args.state)
+        if args.format == "json":
+            out.print(reports.as_json({"totals": totals, "messages": rows}), markup=False)
+        else:
+            summary = ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) or "nothing queued"
+            columns = ["id", "kind", "session", "to", "platform", "due_at", "state", "reason"]
+            out.print(reports.as_table(rows, f"Messages: {summary}", columns))
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_db(args, settings: Settings, program: Program) -> int:
+    try:
+        db = Database(settings.database_url)
+    except DatabaseUrlError as exc:
+        raise Failure(str(exc), 2) from exc
+    try:
+        if args.db_command == "upgrade":
+            await db.upgrade()
+        current, head = await db.revision()
+        state = "up to date" if current == head else f"behind (newest is {head})"
+        out.print(f"{safe_url(settings.database_url)}: schema {current or 'none'}, {state}")
+        return 0 if args.db_command == "upgrade" or current == head else 1
+    except (OSError, ConnectionError) as exc:
+        raise Failure(f"Cannot reach the database at {safe_url(settings.database_url)}: {exc}") from exc
+    finally:
+        await db.close()
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "console": cmd_console,
+    "check": cmd_check,
+    "program": cmd_program,
+    "roster": cmd_roster,
+    "insights": cmd_insights,
+    "reminders": cmd_reminders,
+    "db": cmd_db,
+}
+
+
+def configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper() if level.upper() in logging.getLevelNamesMapping() else "INFO",
+        format="%(message)s",
+        handlers=[RichHandler(console=err, show_path=False, rich_tracebacks=False)],
+    )
+    for noisy in ("discord.gateway", "discord.client", "slack_bolt", "aiosqlite", "alembic"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        settings = load_settings(args)
+        configure_logging(settings.log_level)
+        program = load(settings)
+        return asyncio.run(COMMANDS[args.command](args, settings, program))
+    except Failure as exc:
+        err.print(f"[bold red]roundtable:[/] {exc}", markup=True, highlight=False)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130

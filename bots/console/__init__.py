@@ -1,0 +1,1 @@
+"""The terminal adapter: one person chatting with the bot, one command a line."""

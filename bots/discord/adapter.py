@@ -1,0 +1,441 @@
+"""The Discord adapter: slash commands, buttons and modals in; DMs and insight posts out.
+
+It is thin on purpose: it turns Discord interactions into ``Invocation``s for the core,
+renders the core's ``Message``s natively, and implements the core's ``DeliveryPort``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+import discord
+import yarl
+
+from bots.discord.render import (
+    ActionButton,
+    _choices,
+    command_payloads,
+    insight_embed,
+    invite_url,
+    render,
+    search_choices,
+)
+from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
+from shared.identity import Identity, Reach, Recipient
+from shared.messages import InsightPost, Message, refusal
+from shared.port import (
+    DMS_CLOSED,
+    PLATFORM_ERROR,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_USER,
+    DeliveryError,
+    Receipt,
+)
+
+if TYPE_CHECKING:
+    from shared.app import Roundtable
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_BASE = "https://discord.com/api/v10"
+# Discord drops an interaction not acknowledged within 3 s; answer directly only when fast
+FAST_REPLY_SECONDS = 1.5
+# commands that fan out to other people or channels are deferred at once
+SLOW_COMMANDS = frozenset({"announce", "insight", "roster"})
+READY_TIMEOUT = 30.0
+MODAL_TIMEOUT = 15 * 60.0
+
+# Discord JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
+UNKNOWN_CHANNEL_CODE = 10003
+UNKNOWN_USER_CODE = 10013
+UNKNOWN_INTERACTION_CODE = 10062
+CANNOT_SEND_TO_USER_CODE = 50007
+
+SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
+
+
+class DiscordStartError(RuntimeError):
+    """The adapter could not start; the message is fit to show the operator."""
+
+
+class _Client(discord.Client):
+    """discord.Client that hands interactions and set-up to the adapter."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        intents = discord.Intents.none()
+        intents.guilds = True  # guild metadata only: no privileged intents, no message content
+        super().__init__(
+            intents=intents,
+            # no message from this bot may ever ping anyone
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,
+        )
+        self.adapter = adapter
+
+    async def setup_hook(self) -> None:
+        self.add_dynamic_items(ActionButton)
+        await self.adapter._after_login()
+
+    async def on_ready(self) -> None:
+        self.adapter._ready.set()
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        await self.adapter._on_interaction(interaction)
+
+    async def run_action(self, interaction: discord.Interaction, action: str) -> None:
+        await self.adapter._on_action(interaction, action)
+
+
+class InsightModal(discord.ui.Modal):
+    """The form behind ``/insight theme`` without text."""
+
+    def __init__(self, adapter: DiscordAdapter, theme_id: str, theme_name: str) -> None:
+        super().__init__(title=f"Insight: {theme_name}"[:45], timeout=MODAL_TIMEOUT)
+        self.adapter = adapter
+        self.theme_id = theme_id
+        self.text: discord.ui.TextInput[InsightModal] = discord.ui.TextInput(
+            label="Your insight",
+            style=discord.TextStyle.paragraph,
+            custom_id="text",
+            placeholder="What did your city learn after a crisis?",
+            max_length=4000,
+        )
+        self.city: discord.ui.TextInput[InsightModal] = discord.ui.TextInput(
+            label="City (optional)", custom_id="city", required=False, max_length=100
+        )
+        self.anonymous: discord.ui.Select[InsightModal] = discord.ui.Select(
+            custom_id="anonymous",
+            options=[
+                discord.SelectOption(label="Show my name", value="no", default=True),
+                discord.SelectOption(label="Post anonymously", value="yes"),
+            ],
+            min_values=1,
+            max_values=1,
+        )
+        self.add_item(self.text)
+        self.add_item(self.city)
+        self.add_item(discord.ui.Label(text="Author", component=self.anonymous))
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        identity = self.adapter.identity(interaction)
+        text, city = self.text.value, self.city.value.strip() or None
+        anonymous = "yes" in self.anonymous.values
+
+        async def share() -> Message:
+            return await self.adapter.core.share_insight(identity, self.theme_id, text, city, anonymous)
+
+        await self.adapter._answer(interaction, share, defer_now=True)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.exception("insight modal failed", exc_info=error)
+        await self.adapter._reply(interaction, refusal(SORRY))
+
+
+class DiscordAdapter:
+    """Runs the Roundtable core on Discord; also the core's delivery port for Discord."""
+
+    platform = "discord"
+
+    def __init__(self, core: Roundtable, **client_options: Any) -> None:
+        self.core = core
+        settings = core.settings
+        if settings.discord_token is None:
+            raise DiscordStartError("DISCORD_TOKEN is not set.")
+        self._token = settings.discord_token.get_secret_value()
+        self.guild_id: int | None = settings.discord_guild_id
+        self.api_base = settings.discord_api_base.rstrip("/")
+        self.gateway_url = settings.discord_gateway_url
+        self.client = _Client(self, **client_options)
+        self._ready = asyncio.Event()
+        self._connection: asyncio.Task[None] | None = None
+        self._attached = False
+        self.invite: str | None = None
+
+    # ----- life cycle -----------------------------------------------------------------
+
+    def _point_at_endpoints(self) -> None:
+        """Route discord.py to the configured REST base and gateway (a proxy or a stand-in).
+
+        discord.py keeps both as class attributes, so this is process-wide; it only
+        changes them when the settings differ from Discord's own endpoints.
+        """
+        if self.api_base != DEFAULT_API_BASE:
+            discord.http.Route.BASE = self.api_base
+        gateway = yarl.URL(self.gateway_url)
+        if gateway != discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY:
+            discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = gateway
+
+    async def start(self) -> None:
+        """Log in, sync commands, connect to the gateway and start delivering.
+
+        Returns once the bot is ready (or after ``READY_TIMEOUT``, with discord.py still
+        trying to connect). Raises ``DiscordStartError`` on a bad token or an unreachable API.
+        """
+        self._point_at_endpoints()
+        try:
+            await self.client.login(self._token)
+        except discord.LoginFailure as exc:
+            await self.client.close()
+            raise DiscordStartError(
+                "Discord refused DISCORD_TOKEN (401 Unauthorized). Copy the bot token from the "
+                "Developer Portal (Bot → Reset Token) into DISCORD_TOKEN."
+            ) from exc
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            await self.client.close()
+            raise DiscordStartError(f"Could not reach Discord at {self.api_base}: {exc}") from exc
+
+        self._connection = asyncio.create_task(self._connect(), name="discord-gateway")
+        ready = asyncio.create_task(self._ready.wait())
+        done, _ = await asyncio.wait(
+            {ready, self._connection}, timeout=READY_TIMEOUT, return_when="FIRST_COMPLETED"
+        )
+        ready.cancel()
+        if self._connection in done:
+            await self.close()
+            exc = self._connection.exception()
+            if isinstance(exc, DiscordStartError):
+                raise exc
+            raise DiscordStartError(f"Discord gateway connection failed: {exc}") from exc
+        if not done:
+            log.warning("Discord gateway not ready after %.0f s; still trying", READY_TIMEOUT)
+
+    async def _connect(self) -> None:
+        try:
+            await self.client.connect(reconnect=True)
+        except discord.ConnectionClosed as exc:
+            if exc.code == 4004:
+                raise DiscordStartError("Discord gateway refused DISCORD_TOKEN (close code 4004).") from exc
+            raise
+
+    async def _after_login(self) -> None:
+        """After login, before the gateway: sync commands, log the invite URL, start delivering."""
+        app_id = self.client.application_id
+        assert app_id is not None  # set by login()
+        self.invite = invite_url(app_id)
+        log.info("Discord: logged in as %s; invite the bot with %s", self.client.user, self.invite)
+        await self.sync_commands()
+        self.core.attach(self)
+        self._attached = True
+
+    async def sync_commands(self) -> None:
+        """Overwrite the slash commands with the core's (one server at once if DISCORD_GUILD_ID is set)."""
+        payload = command_payloads(self.core.program)
+        app_id = self.client.application_id
+        try:
+            if self.guild_id is not None:
+                await self.client.http.bulk_upsert_guild_commands(app_id, self.guild_id, payload)
+            else:
+                await self.client.http.bulk_upsert_global_commands(app_id, payload)
+        except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            # the bot still delivers reminders; the commands from the last sync stay in place
+            log.error("Discord: syncing slash commands failed: %s", exc)
+            return
+        where = (
+            f"server {self.guild_id}"
+            if self.guild_id is not None
+            else "all servers (may take a while to show)"
+        )
+        log.info("Discord: %d slash commands synced to %s", len(payload), where)
+
+    async def run(self) -> None:
+        """Start and keep running until the connection ends or ``close()`` is called."""
+        await self.start()
+        assert self._connection is not None
+        await self._connection
+
+    async def close(self) -> None:
+        """Stop delivering, then disconnect."""
+        if self._attached:
+            self.core.detach(self)
+            self._attached = False
+        await self.client.close()
+        if self._connection is not None and not self._connection.done():
+            self._connection.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._connection
+
+    # ----- interactions in ------------------------------------------------------------
+
+    def identity(self, interaction: discord.Interaction) -> Identity:
+        user = interaction.user
+        return Identity(
+            platform="discord",
+            workspace=str(interaction.guild_id or "dm"),
+            user_id=str(user.id),
+            display_name=user.display_name,
+        )
+
+    @staticmethod
+    def is_organizer(interaction: discord.Interaction) -> bool:
+        """Manage Server in this guild; checked at run time as default permissions can be overridden."""
+        return interaction.guild_id is not None and interaction.permissions.manage_guild
+
+    async def _on_interaction(self, interaction: discord.Interaction) -> None:
+        # components (buttons) and modals are dispatched by discord.py's view store
+        try:
+            if interaction.type is discord.InteractionType.application_command:
+                await self._on_command(interaction)
+            elif interaction.type is discord.InteractionType.autocomplete:
+                await self._on_autocomplete(interaction)
+        except Exception:
+            log.exception("Discord: interaction %s failed", interaction.id)
+            await self._reply(interaction, refusal(SORRY))
+
+    async def _on_command(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        name = str(data.get("name", ""))
+        spec = COMMANDS.get(name)
+        if spec is None:  # a stale command from an older sync
+            await self._reply(interaction, refusal(f"`/{name}` is no longer available. Try `/help`."))
+            return
+        args = {o["name"]: str(o["value"]) for o in data.get("options", []) if o.get("value") is not None}
+        if name == "insight" and not args.get("text", "").strip():
+            await self._open_insight_modal(interaction, args.get("theme", ""))
+            return
+        invocation = Invocation(
+            self.identity(interaction), name, args, organizer=self.is_organizer(interaction)
+        )
+        await self._answer(interaction, lambda: self.core.handle(invocation), defer_now=name in SLOW_COMMANDS)
+
+    async def _open_insight_modal(self, interaction: discord.Interaction, theme_id: str) -> None:
+        theme = self.core.program.theme(theme_id)
+        if theme is None:
+            await self._reply(interaction, refusal("Please pick one of the listed themes."))
+            return
+        try:
+            await interaction.response.send_modal(InsightModal(self, theme.id, theme.name))
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("Discord: could not open the insight form: %s", exc)
+
+    async def _on_action(self, interaction: discord.Interaction, action: str) -> None:
+        """A button click: its action is a neutral command line."""
+        try:
+            name, args = parse_line(action)
+        except CommandLineError as exc:
+            await self._reply(interaction, refusal(str(exc)))
+            return
+        invocation = Invocation(
+            self.identity(interaction), name, args, organizer=self.is_organizer(interaction)
+        )
+        await self._answer(interaction, lambda: self.core.handle(invocation), defer_now=name in SLOW_COMMANDS)
+
+    async def _on_autocomplete(self, interaction: discord.Interaction) -> None:
+        data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
+        spec = COMMANDS.get(str(data.get("name", "")))
+        focused = next((o for o in data.get("options", []) if o.get("focused")), None)
+        choices: list[discord.app_commands.Choice[str]] = []
+        if spec is not None and focused is not None:
+            option = next((o for o in spec.options if o.name == focused["name"]), None)
+            if option is not None and option.choices_from:
+                choices = search_choices(_choices(option, self.core.program), str(focused.get("value", "")))
+        with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
+            await interaction.response.autocomplete(choices)
+
+    async def _answer(
+        self,
+        interaction: discord.Interaction,
+        work: Callable[[], Awaitable[Message]],
+        *,
+        defer_now: bool,
+    ) -> None:
+        """Run the core and reply; defer first when the work is slow or may be."""
+        task = asyncio.ensure_future(work())
+        if not defer_now:
+            await asyncio.wait({task}, timeout=FAST_REPLY_SECONDS)
+        if not task.done():
+            # an ephemeral "thinking…": the follow-up inherits it, which suits personal replies
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                log.warning("Discord: could not defer interaction %s: %s", interaction.id, exc)
+        try:
+            message = await task
+        except Exception:
+            log.exception("Discord: the core failed on interaction %s", interaction.id)
+            message = refusal(SORRY)
+        await self._reply(interaction, message)
+
+    async def _reply(self, interaction: discord.Interaction, message: Message) -> None:
+        """Show a message as the interaction's answer (direct reply, or follow-up after a defer)."""
+        kwargs = render(message)
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(ephemeral=message.ephemeral, wait=False, **kwargs)
+            else:
+                await interaction.response.send_message(ephemeral=message.ephemeral, **kwargs)
+        except discord.NotFound as exc:
+            # 10062: the 3 s window passed; nothing more can be shown for this interaction
+            log.warning("Discord: interaction %s expired before the reply: %s", interaction.id, exc)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("Discord: replying to interaction %s failed: %s", interaction.id, exc)
+
+    # ----- the delivery port ----------------------------------------------------------
+
+    def reach(self) -> list[Reach]:
+        """Everyone on Discord, while logged in: DMs and channel posts go over REST."""
+        if self.client.is_closed() or self.client.user is None:
+            return []
+        return [Reach("discord")]
+
+    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
+        """DM a user; reuses the cached DM channel, so a repeat DM is one request."""
+        kwargs = render(message)
+        channel_id = recipient.dm_channel
+        if channel_id is not None:
+            try:
+                await self._guard(self._post(channel_id, kwargs))
+                return Receipt(dm_channel=channel_id)
+            except DeliveryError as exc:
+                if exc.reason != UNKNOWN_CHANNEL:
+                    raise
+                # a stale cached channel: open the DM again below
+        if not recipient.user_id.isdigit():
+            raise DeliveryError(UNKNOWN_USER, f"not a Discord user id: {recipient.user_id!r}")
+        data = await self._guard(self.client.http.start_private_message(int(recipient.user_id)))
+        channel_id = str(data["id"])
+        await self._guard(self._post(channel_id, kwargs))
+        return Receipt(dm_channel=channel_id)
+
+    async def post_insight(self, channel: str, post: InsightPost) -> None:
+        """Post an insight embed into a theme channel; mentions are disabled."""
+        if not channel.isdigit():
+            raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
+        kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
+        await self._guard(self._post(channel, kwargs))
+
+    async def _post(self, channel_id: str, kwargs: dict[str, Any]) -> discord.Message:
+        channel = self.client.get_partial_messageable(int(channel_id))
+        return await channel.send(**kwargs)
+
+    @staticmethod
+    async def _guard(call: Awaitable[Any]) -> Any:
+        """Await a Discord call, turning its failures into ``DeliveryError``s."""
+        try:
+            return await call
+        except discord.Forbidden as exc:
+            if exc.code == CANNOT_SEND_TO_USER_CODE:
+                raise DeliveryError(DMS_CLOSED, exc.text) from exc
+            raise DeliveryError(PLATFORM_ERROR, f"forbidden ({exc.code}): {exc.text}") from exc
+        except discord.NotFound as exc:
+            if exc.code == UNKNOWN_USER_CODE:
+                raise DeliveryError(UNKNOWN_USER, exc.text) from exc
+            if exc.code == UNKNOWN_CHANNEL_CODE:
+                raise DeliveryError(UNKNOWN_CHANNEL, exc.text) from exc
+            raise DeliveryError(PLATFORM_ERROR, f"not found ({exc.code}): {exc.text}") from exc
+        except discord.DiscordServerError as exc:
+            raise DeliveryError(PLATFORM_ERROR, f"Discord {exc.status}", retryable=True) from exc
+        except discord.RateLimited as exc:
+            raise DeliveryError(
+                PLATFORM_ERROR, f"rate limited for {exc.retry_after:.0f} s", retryable=True
+            ) from exc
+        except discord.HTTPException as exc:
+            if exc.code == CANNOT_SEND_TO_USER_CODE:  # sometimes a 400 rather than a 403
+                raise DeliveryError(DMS_CLOSED, exc.text) from exc
+            raise DeliveryError(PLATFORM_ERROR, f"HTTP {exc.status} ({exc.code}): {exc.text}") from exc
+        except (TimeoutError, aiohttp.ClientError, OSError) as exc:
+            raise DeliveryError(PLATFORM_ERROR, f"network: {exc!r}", retryable=True) from exc

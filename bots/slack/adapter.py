@@ -1,0 +1,534 @@
+"""The Slack adapter: a slack-bolt ``AsyncApp`` in front of the shared core.
+
+It turns slash commands, button clicks, the insight modal and the App Home tab into
+calls on :class:`shared.app.Roundtable`, renders the core's neutral replies as Block
+Kit, and implements the core's :class:`shared.port.DeliveryPort` (DMs and insight
+posts). The rules live in the core; this module only translates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+import aiohttp
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.app.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+from slack_sdk.webhook.async_client import AsyncWebhookClient
+
+from bots.slack import render, views
+from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
+from shared.identity import Identity, Reach, Recipient
+from shared.messages import Button, InsightPost, Message, refusal, reply
+from shared.port import (
+    CANNOT_DM_BOT,
+    PLATFORM_ERROR,
+    UNKNOWN_CHANNEL,
+    UNKNOWN_USER,
+    DeliveryError,
+    Receipt,
+)
+
+if TYPE_CHECKING:
+    from shared.app import Roundtable
+    from shared.settings import Settings
+
+log = logging.getLogger(__name__)
+
+EVENTS_PATH = "/slack/events"
+ADMIN_CACHE_SECONDS = 300.0
+CONNECT_TIMEOUT = 30.0
+SORRY = "Something went wrong on my side. Please try again in a minute."
+
+# Slack errors that mean the person cannot be reached, and those that mean the channel is gone
+_USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_inactive_user"}
+_CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel"}
+# errors a later attempt may cure (the dispatcher retries these a few times)
+_TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+class SlackConfigError(Exception):
+    """Settings that cannot start the Slack adapter; the message says what to fix."""
+
+
+def _secret(value: Any) -> str:
+    if value is None:
+        return ""
+    getter = getattr(value, "get_secret_value", None)
+    return (getter() if getter else str(value)).strip()
+
+
+def _api_url(url: str) -> str:
+    # slack_sdk joins method names onto base_url, which therefore needs its trailing slash
+    url = (url or "https://slack.com/api/").strip()
+    return url if url.endswith("/") else url + "/"
+
+
+def _error_code(exc: BaseException) -> str:
+    if isinstance(exc, SlackApiError):
+        try:
+            return str(exc.response.get("error") or f"http_{exc.response.status_code}")
+        except Exception:  # a response without a JSON body
+            return "unknown_error"
+    return type(exc).__name__
+
+
+def _status(exc: BaseException) -> int:
+    response = getattr(exc, "response", None)
+    return int(getattr(response, "status_code", 0) or 0)
+
+
+def _transient(exc: BaseException) -> bool:
+    if isinstance(exc, SlackApiError):
+        return _error_code(exc) in _TRANSIENT or _status(exc) >= 500
+    return True  # network errors and timeouts
+
+
+NETWORK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
+
+
+class SlackAdapter:
+    """One Slack workspace, served over Socket Mode (:meth:`start`) or HTTP (:meth:`start_http`)."""
+
+    platform = "slack"
+
+    def __init__(self, core: Roundtable, *, settings: Settings | None = None) -> None:
+        self.core = core
+        settings = settings or core.settings
+        self._bot_token = _secret(settings.slack_bot_token)
+        self._app_token = _secret(settings.slack_app_token)
+        self._signing_secret = _secret(settings.slack_signing_secret)
+        self.mode: str = settings.slack_mode
+        self.api_url = _api_url(settings.slack_api_url)
+        self.port: int = settings.port
+        self._admins = {a.strip() for a in settings.slack_admin_ids if a.strip()}
+        if not self._bot_token:
+            raise SlackConfigError(
+                "SLACK_BOT_TOKEN is not set. Copy the app's Bot User OAuth Token (xoxb-…) from "
+                "OAuth & Permissions at https://api.slack.com/apps."
+            )
+        self.client = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self.api_url,
+            timeout=15,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(max_retry_count=2),
+                # 429: wait for Retry-After, then try again
+                AsyncRateLimitErrorRetryHandler(max_retry_count=3),
+                AsyncServerErrorRetryHandler(max_retry_count=2),
+            ],
+        )
+        self.app = AsyncApp(
+            client=self.client,
+            # Socket Mode requests are not signed; HTTP mode refuses to start without a secret
+            signing_secret=self._signing_secret,
+            request_verification_enabled=True,
+            # ack at once, then do the work: Slack wants an answer within 3 seconds
+            process_before_response=False,
+            logger=logging.getLogger("bots.slack.bolt"),
+        )
+        self.team_id: str | None = None
+        self.bot_user_id: str | None = None
+        self._connected = False
+        self._attached = False
+        self._socket: AsyncSocketModeHandler | None = None
+        self._runner: web.AppRunner | None = None
+        self._admin_cache: dict[str, tuple[bool, float]] = {}
+        self._names: dict[str, str] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._register_listeners()
+
+    # ---- lifecycle -------------------------------------------------------------
+
+    async def _authenticate(self) -> None:
+        """Check the bot token and learn which workspace it belongs to."""
+        try:
+            auth = await self.client.auth_test()
+        except SlackApiError as exc:
+            raise SlackConfigError(
+                f"Slack refused SLACK_BOT_TOKEN ({_error_code(exc)}). Use the Bot User OAuth Token "
+                "(xoxb-…) of an app installed in your workspace."
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise SlackConfigError(
+                f"Cannot reach the Slack API at {self.api_url}: {exc or type(exc).__name__}"
+            ) from exc
+        self.team_id = str(auth["team_id"])
+        self.bot_user_id = str(auth.get("user_id") or "") or None
+        log.info(
+            "Slack: signed in to workspace %s (%s) as %s", auth.get("team"), self.team_id, auth.get("user")
+        )
+
+    async def start(self) -> None:
+        """Connect over Socket Mode (no public URL needed) and start delivering."""
+        if not self._app_token:
+            raise SlackConfigError(
+                "SLACK_APP_TOKEN is not set. Socket Mode needs an app-level token (xapp-…) with the "
+                "connections:write scope (Basic Information → App-Level Tokens), or use HTTP mode "
+                "with SLACK_MODE=http and SLACK_SIGNING_SECRET."
+            )
+        await self._authenticate()
+        try:
+            # asking for the websocket URL ourselves checks the app token with a clear error,
+            # where the SDK would retry a bad token for ever
+            opened = await self.client.apps_connections_open(app_token=self._app_token)
+        except SlackApiError as exc:
+            raise SlackConfigError(
+                f"Slack refused SLACK_APP_TOKEN ({_error_code(exc)}). Use an app-level token (xapp-…) "
+                "with connections:write, and turn Socket Mode on for the app."
+            ) from exc
+        except NETWORK_ERRORS as exc:
+            raise SlackConfigError(
+                f"Cannot open a Socket Mode connection: {exc or type(exc).__name__}"
+            ) from exc
+        handler = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
+        handler.client.wss_uri = opened["url"]
+        self._socket = handler
+        try:
+            await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)
+        except TimeoutError as exc:
+            await self.close()
+            raise SlackConfigError(
+                f"The Socket Mode connection did not open within {CONNECT_TIMEOUT:.0f}s"
+            ) from exc
+        self._go_live()
+
+    async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
+        """Serve Slack's requests at ``/slack/events``; returns the port (``0`` picks a free one)."""
+        if not self._signing_secret:
+            raise SlackConfigError(
+                "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request with the app's "
+                "Signing Secret (Basic Information → App Credentials)."
+            )
+        await self._authenticate()
+        server = web.Application()
+        server.router.add_post(EVENTS_PATH, self._http_events)
+        server.router.add_get("/healthz", self._health)
+        self._runner = web.AppRunner(server, handle_signals=False, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, host, self.port if port is None else port)
+        try:
+            await site.start()
+        except OSError as exc:
+            await self.close()
+            raise SlackConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+        bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        log.info("Slack: HTTP mode on %s:%s%s", host, bound, EVENTS_PATH)
+        self._go_live()
+        return int(bound)
+
+    async def run(self) -> None:
+        """Start in the configured mode (``SLACK_MODE``)."""
+        if self.mode == "http":
+            await self.start_http()
+        else:
+            await self.start()
+
+    def _go_live(self) -> None:
+        self._connected = True
+        if not self._attached:
+            self.core.attach(self)
+            self._attached = True
+
+    async def close(self) -> None:
+        """Stop taking requests and delivering; finish the replies already under way."""
+        self._connected = False
+        if self._attached:
+            self.core.detach(self)
+            self._attached = False
+        if self._socket is not None:
+            socket, self._socket = self._socket, None
+            try:
+                await socket.close_async()
+            except Exception:  # closing a broken connection may fail; we are leaving anyway
+                log.debug("Slack: closing the socket failed", exc_info=True)
+        if self._runner is not None:
+            runner, self._runner = self._runner, None
+            await runner.cleanup()
+        if self._tasks:
+            await asyncio.wait(set(self._tasks), timeout=5)
+
+    async def _http_events(self, request: web.Request) -> web.StreamResponse:
+        # bolt verifies the signature and its age (5 minutes) and answers 401 before any listener
+        response = await self.app.async_dispatch(await to_bolt_request(request))
+        return await to_aiohttp_response(response)
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.Response(
+            text="ok" if self._connected else "starting", status=200 if self._connected else 503
+        )
+
+    # ---- DeliveryPort ----------------------------------------------------------
+
+    def reach(self) -> list[Reach]:
+        if not self._connected or self.team_id is None:
+            return []
+        return [Reach("slack", workspace=self.team_id)]
+
+    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
+        """A DM through chat.postMessage to the user (Slack opens the DM itself)."""
+        channel = recipient.dm_channel or recipient.user_id
+        try:
+            response = await self._post(channel, render.fallback(message), render.blocks(message))
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if recipient.dm_channel and code == "channel_not_found":
+                # the cached DM channel went stale; the user id always reaches the person
+                return await self.send_direct(
+                    Recipient(
+                        recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
+                    ),
+                    message,
+                )
+            if code == "cannot_dm_bot":
+                raise DeliveryError(CANNOT_DM_BOT, code) from exc
+            if code in _USER_GONE:
+                raise DeliveryError(UNKNOWN_USER, code) from exc
+            raise DeliveryError(PLATFORM_ERROR, code, retryable=_transient(exc)) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(PLATFORM_ERROR, _error_code(exc), retryable=True) from exc
+        return Receipt(dm_channel=str(response.get("channel") or "") or None)
+
+    async def post_insight(self, channel: str, post: InsightPost) -> None:
+        """Post an insight into a theme channel; join it first if it is public and we are not in."""
+        blocks, text = render.insight_blocks(post), render.insight_fallback(post)
+        try:
+            try:
+                await self._post(channel, text, blocks)
+            except SlackApiError as exc:
+                if _error_code(exc) != "not_in_channel":
+                    raise
+                await self.client.conversations_join(channel=channel)
+                await self._post(channel, text, blocks)
+        except SlackApiError as exc:
+            code = _error_code(exc)
+            if code in _CHANNEL_GONE or code in {"method_not_supported_for_channel_type", "missing_scope"}:
+                raise DeliveryError(UNKNOWN_CHANNEL, f"{channel}: {code}") from exc
+            raise DeliveryError(PLATFORM_ERROR, code, retryable=_transient(exc)) from exc
+        except NETWORK_ERRORS as exc:
+            raise DeliveryError(PLATFORM_ERROR, _error_code(exc), retryable=True) from exc
+
+    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
+        # never link_names / parse=full: those would turn typed "@here" into a real mention
+        return await self.client.chat_postMessage(
+            channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
+        )
+
+    # ---- listeners -------------------------------------------------------------
+
+    def _register_listeners(self) -> None:
+        for name in COMMANDS:
+            self.app.command(f"/{name}")(self._on_command)
+        self.app.action(render.ACTION_PATTERN)(self._on_button)
+        self.app.view_submission(views.INSIGHT_CALLBACK)(self._on_insight_submit)
+        self.app.view_closed(views.INSIGHT_CALLBACK)(self._on_ack_only)
+        self.app.event("app_home_opened")(self._on_home_opened)
+        self.app.error(self._on_error)
+
+    async def _on_error(self, error: Exception, body: dict[str, Any]) -> None:
+        log.error("Slack: a listener failed: %s", error, exc_info=error)
+
+    async def _on_ack_only(self, ack: Any) -> None:
+        await ack()
+
+    def _identity(self, team_id: str | None, user_id: str, name: str | None) -> Identity:
+        if name:
+            self._names[user_id] = name
+        return Identity(
+            platform="slack",
+            workspace=team_id or self.team_id or "",
+            user_id=user_id,
+            display_name=name or self._names.get(user_id) or user_id,
+        )
+
+    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
+        await ack()  # first: everything below may take longer than Slack's 3 seconds
+        identity = self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
+        # Slack escapes &, < and > in the text it sends us; the core wants what was typed
+        line = f"{command['command']} {render.unescape(command.get('text') or '')}"
+        try:
+            name, args = parse_line(line)
+        except CommandLineError as exc:
+            await self._reply(respond, refusal(str(exc)), command)
+            return
+        if name == "insight" and not args.get("text"):
+            await self._open_insight_modal(command, identity, args.get("theme"), respond)
+            return
+        if name == "register" and not args.get("session"):
+            await self._reply(respond, self._session_picker(), command)
+            return
+        message = await self._handle(identity, name, args)
+        await self._reply(respond, message, command)
+
+    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
+        await ack()
+        value = action.get("value")
+        if not value:  # a link button such as "Join": Slack opens the URL, nothing to do
+            return
+        user = body.get("user") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id")
+        identity = self._identity(team, user["id"], user.get("username") or user.get("name"))
+        try:
+            name, args = parse_line(value)
+        except CommandLineError as exc:
+            message = refusal(str(exc))
+        else:
+            message = await self._handle(identity, name, args)
+        if (body.get("container") or {}).get("type") == "view" or not body.get("response_url"):
+            # a click on the Home tab: the answer goes on top of a refreshed Home
+            await self.publish_home(identity, notice=message)
+        else:
+            await self._reply(respond, message, None)
+
+    async def _on_insight_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        form = views.read_insight_form(view)
+        user = body.get("user") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id")
+        identity = self._identity(team, user["id"], user.get("username") or user.get("name"))
+        # the core judges the form before the ack, so that refusals show under the field
+        try:
+            message = await self.core.share_insight(
+                identity, form.theme, form.text, form.city, form.anonymous
+            )
+        except Exception:
+            log.exception("Slack: sharing an insight failed")
+            message = refusal(SORRY, error_field="text")
+        if not message.ok:
+            await ack(response_action="errors", errors=views.form_errors(message))
+            return
+        await ack()
+        await self._confirm_after_modal(identity, form.metadata, message)
+
+    async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
+        if event.get("tab", "home") != "home":
+            return
+        team = body.get("team_id") or self.team_id
+        await self.publish_home(self._identity(team, event["user"], None))
+
+    # ---- helpers ---------------------------------------------------------------
+
+    async def _handle(self, identity: Identity, name: str, args: dict[str, str]) -> Message:
+        spec = COMMANDS[name]
+        organizer = await self.is_organizer(identity) if spec.organizer_only or name == "help" else False
+        try:
+            return await self.core.handle(
+                Invocation(identity=identity, name=name, args=args, organizer=organizer)
+            )
+        except Exception:
+            log.exception("Slack: /%s failed", name)
+            return refusal(SORRY)
+
+    async def is_organizer(self, identity: Identity) -> bool:
+        """Listed in SLACK_ADMIN_IDS, or an admin or owner of the workspace."""
+        if identity.user_id in self._admins:
+            return True
+        cached = self._admin_cache.get(identity.user_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            info = await self.client.users_info(user=identity.user_id)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            # unknown means no: organizer powers are never granted on a failed lookup
+            log.warning("Slack: users.info for %s failed: %s", identity.user_id, _error_code(exc))
+            return False
+        user = info.get("user") or {}
+        admin = bool(user.get("is_admin") or user.get("is_owner")) and not user.get("deleted")
+        self._admin_cache[identity.user_id] = (admin, time.monotonic() + ADMIN_CACHE_SECONDS)
+        return admin
+
+    def _session_picker(self) -> Message:
+        now = self.core.clock.now()
+        upcoming = [s for s in self.core.program.sessions if now < s.starts_at]
+        if not upcoming:
+            return reply("Registration is closed: every session has started.")
+        buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
+        return reply("Which session would you like to join?", buttons=buttons)
+
+    async def _reply(self, respond: Any, message: Message, command: dict[str, Any] | None) -> None:
+        """An answer through the response URL: ephemeral unless the core made it public."""
+        try:
+            await respond(
+                text=render.fallback(message),
+                blocks=render.blocks(message),
+                response_type="ephemeral" if message.ephemeral else "in_channel",
+                replace_original=False,
+            )
+        except Exception as exc:  # the response URL may have expired or Slack may be down
+            log.warning("Slack: replying through the response URL failed: %s", _error_code(exc))
+            if command is not None:
+                await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
+
+    async def _ephemeral(self, channel: str | None, user: str | None, message: Message) -> None:
+        if not channel or not user:
+            return
+        try:
+            await self.client.chat_postEphemeral(
+                channel=channel, user=user, text=render.fallback(message), blocks=render.blocks(message)
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: chat.postEphemeral to %s failed: %s", user, _error_code(exc))
+
+    async def _open_insight_modal(
+        self, command: dict[str, Any], identity: Identity, theme: str | None, respond: Any
+    ) -> None:
+        themes = [(t.id, t.name) for t in self.core.program.themes]
+        metadata = {"channel": command.get("channel_id", ""), "response_url": command.get("response_url", "")}
+        view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)
+        try:
+            await self.client.views_open(trigger_id=command["trigger_id"], view=view)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            # trigger ids live 3 seconds; a slow network loses the form, the typed command still works
+            log.warning("Slack: views.open failed: %s", _error_code(exc))
+            await self._reply(
+                respond,
+                refusal("I could not open the form. Type `/insight <theme> <your insight>` instead."),
+                command,
+            )
+
+    async def _confirm_after_modal(
+        self, identity: Identity, metadata: dict[str, str], message: Message
+    ) -> None:
+        url = metadata.get("response_url")
+        if url:
+            try:
+                webhook = AsyncWebhookClient(url, timeout=10)
+                sent = await webhook.send(
+                    text=render.fallback(message), blocks=render.blocks(message), response_type="ephemeral"
+                )
+                if sent.status_code == 200:
+                    return
+                log.warning("Slack: the response URL answered %s", sent.status_code)
+            except NETWORK_ERRORS as exc:
+                log.warning("Slack: the response URL failed: %s", _error_code(exc))
+        await self._ephemeral(metadata.get("channel"), identity.user_id, message)
+
+    async def publish_home(self, identity: Identity, notice: Message | None = None) -> None:
+        """Render the Home tab: the reader's sessions, then the schedule with its buttons."""
+        try:
+            home = getattr(self.core, "home", None)
+            if home is not None:
+                sections = [await home(identity)]
+            else:
+                mine = await self.core.handle(Invocation(identity, "mysessions"))
+                schedule = await self.core.handle(Invocation(identity, "schedule"))
+                sections = [mine, schedule]
+        except Exception:
+            log.exception("Slack: building the Home tab failed")
+            sections = [refusal(SORRY)]
+        title = self.core.program.event.name
+        view = views.home_view(sections, title=title, notice=notice)
+        try:
+            await self.client.views_publish(user_id=identity.user_id, view=view)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: views.publish for %s failed: %s", identity.user_id, _error_code(exc))

@@ -1,0 +1,139 @@
+"""Slack views: the insight modal and the App Home tab."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from bots.slack.render import VIEW_BLOCKS_MAX, blocks, escape, plain
+from shared.messages import Message
+
+INSIGHT_CALLBACK = "rt_insight"
+# the block ids double as the names the core uses in Message.error_field
+INSIGHT_BLOCKS = ("theme", "text", "city", "anonymous")
+VALUE = "value"  # the action_id of every input element in the modal
+OPTION_TEXT_MAX = 75
+TEXT_INPUT_MAX = 3000
+CITY_MAX = 100
+
+
+def _plain(text: str, limit: int = OPTION_TEXT_MAX) -> dict[str, Any]:
+    text = text if len(text) <= limit else text[: limit - 1] + "…"
+    return {"type": "plain_text", "text": text, "emoji": True}
+
+
+def insight_modal(
+    themes: Iterable[tuple[str, str]],
+    *,
+    theme: str | None = None,
+    text: str = "",
+    metadata: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """The modal behind ``/insight`` with no text: theme, text, city, anonymous."""
+    options = [{"text": _plain(name), "value": theme_id} for theme_id, name in themes][:100]
+    select: dict[str, Any] = {
+        "type": "static_select",
+        "action_id": VALUE,
+        "placeholder": _plain("Pick a theme"),
+        "options": options,
+    }
+    chosen = next((o for o in options if o["value"] == theme), None)
+    if chosen is not None:
+        select["initial_option"] = chosen
+    text_input: dict[str, Any] = {
+        "type": "plain_text_input",
+        "action_id": VALUE,
+        "multiline": True,
+        "max_length": TEXT_INPUT_MAX,
+        "placeholder": _plain("What did your city learn?"),
+    }
+    if text:
+        text_input["initial_value"] = text[:TEXT_INPUT_MAX]
+    return {
+        "type": "modal",
+        "callback_id": INSIGHT_CALLBACK,
+        "title": _plain("Share an insight", 24),
+        "submit": _plain("Share", 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps(metadata or {})[:3000],
+        "blocks": [
+            {"type": "input", "block_id": "theme", "label": _plain("Theme"), "element": select},
+            {"type": "input", "block_id": "text", "label": _plain("Your insight"), "element": text_input},
+            {
+                "type": "input",
+                "block_id": "city",
+                "optional": True,
+                "label": _plain("City"),
+                "element": {"type": "plain_text_input", "action_id": VALUE, "max_length": CITY_MAX},
+            },
+            {
+                "type": "input",
+                "block_id": "anonymous",
+                "optional": True,
+                "label": _plain("Name"),
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": VALUE,
+                    "options": [{"text": _plain("Post without my name"), "value": "anonymous"}],
+                },
+            },
+        ],
+    }
+
+
+@dataclass(frozen=True, slots=True)
+class InsightForm:
+    theme: str
+    text: str
+    city: str | None
+    anonymous: bool
+    metadata: dict[str, str]
+
+
+def read_insight_form(view: dict[str, Any]) -> InsightForm:
+    """The submitted values; missing or odd pieces read as empty for the core to judge."""
+    values = (view.get("state") or {}).get("values") or {}
+
+    def element(block: str) -> dict[str, Any]:
+        found = (values.get(block) or {}).get(VALUE)
+        return found if isinstance(found, dict) else {}
+
+    selected = element("theme").get("selected_option") or {}
+    city = (element("city").get("value") or "").strip()
+    checked = element("anonymous").get("selected_options") or []
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    return InsightForm(
+        theme=str(selected.get("value") or ""),
+        text=str(element("text").get("value") or ""),
+        city=city or None,
+        anonymous=any(isinstance(o, dict) and o.get("value") == "anonymous" for o in checked),
+        metadata=metadata if isinstance(metadata, dict) else {},
+    )
+
+
+def form_errors(message: Message) -> dict[str, str]:
+    """A refusal as ``response_action: errors``: the message under the field it concerns."""
+    block = message.error_field if message.error_field in INSIGHT_BLOCKS else "text"
+    text = plain(message.text).strip() or "Please check this field."
+    return {block: text if len(text) <= 150 else text[:149] + "…"}
+
+
+def home_view(sections: Iterable[Message], *, title: str, notice: Message | None = None) -> dict[str, Any]:
+    """The App Home tab: an optional notice (the result of a click), then the sections."""
+    out: list[dict[str, Any]] = [{"type": "header", "text": _plain(title, 150)}]
+    if notice is not None:
+        out.extend(blocks(notice))
+        out.append({"type": "divider"})
+    for i, message in enumerate(sections):
+        if i:
+            out.append({"type": "divider"})
+        out.extend(blocks(message, limit=VIEW_BLOCKS_MAX))
+    if len(out) > VIEW_BLOCKS_MAX:
+        out = out[: VIEW_BLOCKS_MAX - 1]
+        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape("…and more")}]})
+    return {"type": "home", "blocks": out}

@@ -1,0 +1,351 @@
+"""The Discord adapter end to end: the real discord.py against the stand-in, a real core on SQLite."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from conftest import THEME_CHANNEL, discord_settings
+from discord_standin import DiscordStandin, would_ping
+from sqlalchemy import select
+
+from bots.discord import DiscordAdapter, DiscordStartError
+from shared.app import Roundtable
+from shared.clock import FakeClock
+from shared.commands import COMMANDS
+from shared.store.schema import outbox
+
+EPHEMERAL = 64
+COMMANDS_PATH = r"/applications/\d+/guilds/\d+/commands"
+DM_OPEN = "/users/@me/channels"
+CHANNEL_POST = r"/channels/\d+/messages"
+
+
+def text_of(body: dict[str, Any]) -> str:
+    """Everything a reader sees in a message body, flattened for assertions."""
+    parts = [body.get("content") or ""]
+    for embed in body.get("embeds") or []:
+        parts += [embed.get("title") or "", embed.get("description") or ""]
+        for field in embed.get("fields") or []:
+            parts += [field["name"], field["value"]]
+        parts.append((embed.get("footer") or {}).get("text", ""))
+    return "\n".join(parts)
+
+
+def buttons_of(body: dict[str, Any]) -> list[dict[str, Any]]:
+    return [c for row in body.get("components") or [] for c in row.get("components", [])]
+
+
+def is_ephemeral(body: dict[str, Any]) -> bool:
+    return bool((body.get("flags") or 0) & EPHEMERAL)
+
+
+async def outbox_rows(core: Roundtable, kind: str) -> list[Any]:
+    async with core.db.transaction() as conn:
+        return list((await conn.execute(select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))).all())
+
+
+async def to_first_reminder(core: Roundtable, clock: FakeClock) -> None:
+    """Move to just after the workshop's 1-day reminder and run the dispatcher once."""
+    workshop = core.program.session("workshop")
+    assert workshop is not None
+    await clock.set(workshop.starts_at - timedelta(days=1) + timedelta(minutes=1))
+    await core.dispatch_due()
+
+
+# ----- start-up ---------------------------------------------------------------------
+
+
+async def test_start_syncs_every_command_and_logs_the_invite(
+    standin: DiscordStandin, discord_core: Roundtable, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="bots.discord")
+    adapter = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
+    await adapter.start()
+    try:
+        sync = await standin.wait_request("PUT", COMMANDS_PATH)
+        assert sync.path == f"/applications/{standin.app_id}/guilds/{standin.guild_id}/commands"
+        synced = {c["name"]: c for c in sync.json}
+        assert set(synced) == set(COMMANDS)
+        register = synced["register"]["options"][0]
+        assert register["required"] and [c["value"] for c in register["choices"]] == ["roundtable", "workshop"]
+        insight = {o["name"]: o for o in synced["insight"]["options"]}
+        assert insight["theme"]["required"] and len(insight["theme"]["choices"]) == 4
+        assert insight["text"]["required"] is False  # without text, a modal opens
+        assert synced["insights"]["options"][0]["required"] is False
+        for name in ("roster", "announce"):
+            assert synced[name]["default_member_permissions"] == "32"  # Manage Server
+        assert synced["register"]["default_member_permissions"] is None
+        assert adapter.reach() and adapter.reach()[0].platform == "discord"
+    finally:
+        await adapter.close()
+    assert adapter.reach() == []
+    assert adapter.invite is not None
+    assert f"client_id={standin.app_id}" in adapter.invite
+    assert "scope=bot+applications.commands" in adapter.invite and "permissions=19456" in adapter.invite
+    assert adapter.invite in caplog.text
+
+
+async def test_a_bad_token_is_a_clear_error(standin: DiscordStandin, sqlite_url: str, clock: FakeClock) -> None:
+    settings = discord_settings(standin, sqlite_url, discord_token="not-the-token")
+    core = await Roundtable.open(settings, clock=clock)
+    try:
+        adapter = DiscordAdapter(core)
+        with pytest.raises(DiscordStartError, match="refused DISCORD_TOKEN"):
+            await adapter.start()
+        assert adapter.client.is_closed()
+        # one attempt, no retry loop, no gateway connection
+        assert len(standin.find("GET", "/users/@me")) == 1 and standin.identifies == []
+    finally:
+        await core.close(grace=1)
+
+
+# ----- commands and buttons ---------------------------------------------------------
+
+
+async def test_schedule_shows_discord_timestamps_and_a_button_that_survives_restart(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    body = await standin.wait_answer(await standin.slash(alice, "schedule"))
+    shown = text_of(body)
+    workshop = discord_core.program.session("workshop")
+    assert workshop is not None
+    # Discord renders these in each reader's own time zone
+    assert f"<t:{int(workshop.starts_at.timestamp())}:F>" in shown
+    assert body["allowed_mentions"] == {"parse": []}
+    custom_ids = [b.get("custom_id") for b in buttons_of(body)]
+    assert "rt:/register workshop" in custom_ids
+
+    # a fresh adapter (as after a restart) still understands the old message's button
+    await bot.close()
+    again = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
+    await again.start()
+    try:
+        reply = await standin.wait_answer(await standin.click(alice, "rt:/register workshop"))
+        assert "seat is confirmed" in text_of(reply) and is_ephemeral(reply)
+    finally:
+        await again.close()
+
+
+async def test_register_waitlist_and_promotion_across_users(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice, bob, carol = (standin.add_user(n) for n in ("alice", "bob", "carol"))
+    for user in (alice, bob):
+        answer = await standin.wait_answer(await standin.slash(user, "register", session="workshop"))
+        assert "seat is confirmed" in text_of(answer) and is_ephemeral(answer)
+    waiting = await standin.wait_answer(await standin.slash(carol, "register", session="workshop"))
+    assert "#1 on the waitlist" in text_of(waiting)
+
+    mine = await standin.wait_answer(await standin.slash(carol, "mysessions"))
+    assert "#1 on the waitlist" in text_of(mine)
+
+    cancelled = await standin.wait_answer(await standin.slash(alice, "unregister", session="workshop"))
+    assert "cancelled" in text_of(cancelled)
+    await discord_core.dispatch_due()
+
+    dms = standin.dm_bodies(carol)
+    assert len(dms) == 1, dms
+    assert "seat opened up" in text_of(dms[0])
+    join = [b for b in buttons_of(dms[0]) if b.get("url")]
+    workshop = discord_core.program.session("workshop")
+    assert workshop is not None and join and join[0]["url"] == workshop.join
+    assert dms[0]["allowed_mentions"] == {"parse": []}
+    assert standin.dm_bodies(alice) == [] and standin.dm_bodies(bob) == []
+    promotions = await outbox_rows(discord_core, "promotion")
+    assert [r.state for r in promotions] == ["sent"]
+
+
+async def test_reminder_dm_carries_the_join_link_and_reuses_the_dm_channel(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice = standin.add_user("alice")
+    await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
+    await to_first_reminder(discord_core, clock)
+    dms = standin.dm_bodies(alice)
+    assert len(dms) == 1 and "Reminder" in text_of(dms[0])
+    workshop = discord_core.program.session("workshop")
+    assert workshop is not None and workshop.join in text_of(dms[0])
+    assert len(standin.find("POST", DM_OPEN)) == 1
+
+    # the next reminder goes straight to the cached DM channel: one request, not two
+    await clock.set(workshop.starts_at - timedelta(minutes=59))
+    await discord_core.dispatch_due()
+    assert len(standin.dm_bodies(alice)) == 2
+    assert len(standin.find("POST", DM_OPEN)) == 1
+    assert [r.state for r in await outbox_rows(discord_core, "reminder")][:2] == ["sent", "sent"]
+
+
+async def test_closed_dms_fail_the_reminder_once(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    dave = standin.add_user("dave", dms_closed=True)
+    await standin.wait_answer(await standin.slash(dave, "register", session="workshop"))
+    await to_first_reminder(discord_core, clock)
+    attempts = standin.find("POST", CHANNEL_POST)
+    assert [r.status for r in attempts] == [403]  # tried once, never in a loop
+    rows = await outbox_rows(discord_core, "reminder")
+    assert (rows[0].state, rows[0].reason) == ("failed", "dms_closed")
+    await discord_core.dispatch_due()
+    assert len(standin.find("POST", CHANNEL_POST)) == 1
+
+
+async def test_an_unknown_user_fails_with_unknown_user(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    ghost = standin.add_user("ghost")
+    await standin.wait_answer(await standin.slash(ghost, "register", session="workshop"))
+    del standin.users[ghost.id]  # the account was deleted
+    await to_first_reminder(discord_core, clock)
+    rows = await outbox_rows(discord_core, "reminder")
+    assert (rows[0].state, rows[0].reason) == ("failed", "unknown_user")
+
+
+async def test_a_429_with_retry_after_is_retried(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice = standin.add_user("alice")
+    await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
+    standin.rate_limit_next("POST", CHANNEL_POST, retry_after=0.2)
+    await to_first_reminder(discord_core, clock)
+    assert [r.status for r in standin.find("POST", CHANNEL_POST)] == [429, 200]
+    assert len(standin.dm_bodies(alice)) == 1
+    rows = await outbox_rows(discord_core, "reminder")
+    assert rows[0].state == "sent"
+
+
+async def test_insight_is_posted_as_an_embed_with_mentions_disabled(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    interaction = await standin.slash(
+        alice, "insight", theme="citizen-participation", text="Neighbourhood councils kept meeting online."
+    )
+    answer = await standin.wait_answer(interaction)
+    assert "Thank you" in text_of(answer) and is_ephemeral(answer)
+    assert standin.callback(interaction).json["type"] == 5  # deferred at once: it fans out
+    await discord_core.dispatch_due()
+
+    posts = standin.channel_bodies(THEME_CHANNEL)
+    assert len(posts) == 1
+    post = posts[0]
+    assert post["allowed_mentions"] == {"parse": []}
+    embed = post["embeds"][0]
+    assert embed["title"] == "Citizen participation"
+    assert embed["description"] == "Neighbourhood councils kept meeting online."
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Shared by"] == "Alice" and fields["Platform"] == "via Discord"
+    assert "City" not in fields
+
+
+async def test_a_mention_injection_pings_nobody(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    mallory = standin.add_user("mallory")
+    attack = f"@everyone @here <@&{standin.guild_id}> <@{mallory.id}> **bold** <t:0:R>"
+    await standin.wait_answer(await standin.slash(mallory, "insight", theme="citizen-participation", text=attack))
+    await discord_core.dispatch_due()
+    post = standin.channel_bodies(THEME_CHANNEL)[0]
+    assert would_ping(post) == set()
+    description = post["embeds"][0]["description"]
+    assert "@everyone" not in description and "@here" not in description
+    assert "<@" not in description and "<t:" not in description and "**" not in description
+
+    # the listing shows the same text, escaped as well
+    listing = await standin.wait_answer(await standin.slash(mallory, "insights", theme="citizen-participation"))
+    assert would_ping(listing) == set() and listing["allowed_mentions"] == {"parse": []}
+    shown = text_of(listing)
+    assert "@everyone" not in shown and "<@&" not in shown and "<t:0" not in shown
+    # the stand-in's model flags the same text sent without protection
+    assert would_ping({"content": attack}) == {"@everyone", "@here", f"role:{standin.guild_id}", f"user:{mallory.id}"}
+
+
+async def test_insight_without_text_opens_a_modal(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    interaction = await standin.slash(alice, "insight", theme="citizen-participation")
+    callback = await standin.wait_for(lambda: standin.callback(interaction))
+    assert callback.json["type"] == 9  # MODAL
+    modal = callback.json["data"]
+    ids = re.findall(r"'custom_id': '([^']+)'", str(modal["components"]))
+    assert {"text", "city", "anonymous"} <= set(ids)
+
+    submitted = await standin.submit_modal(
+        alice, modal["custom_id"], {"text": "Shared budgets <@&1> work.", "city": "Lyon", "anonymous": ["yes"]}
+    )
+    answer = await standin.wait_answer(submitted)
+    assert "anonymously" in text_of(answer) and is_ephemeral(answer)
+    await discord_core.dispatch_due()
+    embed = standin.channel_bodies(THEME_CHANNEL)[0]["embeds"][0]
+    fields = {f["name"]: f["value"] for f in embed["fields"]}
+    assert fields["Shared by"] == "anonymous" and fields["City"] == "Lyon"
+    assert "<@&" not in embed["description"]
+
+
+async def test_an_empty_modal_text_is_refused_politely(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    interaction = await standin.slash(alice, "insight", theme="citizen-participation")
+    modal = (await standin.wait_for(lambda: standin.callback(interaction))).json["data"]
+    answer = await standin.wait_answer(
+        await standin.submit_modal(alice, modal["custom_id"], {"text": "   ", "city": "", "anonymous": ["no"]})
+    )
+    assert is_ephemeral(answer) and text_of(answer).strip()
+    assert standin.channel_bodies(THEME_CHANNEL) == []
+
+
+async def test_organizer_commands_are_refused_to_plain_members(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    member, organizer = standin.add_user("member"), standin.add_user("olga", organizer=True)
+    await standin.wait_answer(await standin.slash(member, "register", session="workshop"))
+
+    refused = await standin.wait_answer(await standin.slash(member, "roster", session="workshop"))
+    assert "organizers" in text_of(refused) and is_ephemeral(refused)
+    refused = await standin.wait_answer(await standin.slash(member, "announce", session="workshop", message="hi"))
+    assert "organizers" in text_of(refused)
+    assert standin.dm_bodies(member) == []
+
+    roster = await standin.wait_answer(await standin.slash(organizer, "roster", session="workshop"))
+    assert "Member" in text_of(roster) and is_ephemeral(roster)
+
+
+async def test_announce_is_deferred_and_reaches_registrants_without_pings(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice, organizer = standin.add_user("alice"), standin.add_user("olga", organizer=True)
+    await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
+    interaction = await standin.slash(organizer, "announce", session="workshop", message="Room moved @everyone")
+    answer = await standin.wait_answer(interaction)
+    assert standin.callback(interaction).json["type"] == 5
+    assert "on its way to 1 people" in text_of(answer)
+    await discord_core.dispatch_due()
+    dms = standin.dm_bodies(alice)
+    assert len(dms) == 1 and "Room moved" in text_of(dms[0])
+    assert would_ping(dms[0]) == set() and "@everyone" not in text_of(dms[0])
+
+
+async def test_bad_input_gets_a_polite_ephemeral_answer(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    unknown = await standin.wait_answer(await standin.slash(alice, "register", session="nope"))
+    assert is_ephemeral(unknown) and "nope" in text_of(unknown)
+    stale = await standin.wait_answer(await standin.slash(alice, "teleport"))
+    assert is_ephemeral(stale) and "/help" in text_of(stale)
+    broken = await standin.wait_answer(await standin.click(alice, "rt:/teleport now"))
+    assert is_ephemeral(broken) and "/help" in text_of(broken)
+
+
+async def test_commands_work_in_a_dm_with_the_bot(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    answer = await standin.wait_answer(await standin.click(alice, "rt:/mysessions", in_dm=True))
+    assert "no sessions yet" in text_of(answer)
