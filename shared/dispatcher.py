@@ -11,6 +11,7 @@ import logging
 import os
 import socket
 import uuid
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import update
@@ -30,6 +31,14 @@ LEASE = timedelta(minutes=10)
 # a safety net for rows added by other processes, which cannot wake this one
 RECHECK = timedelta(minutes=5)
 RETRY_DELAYS = (1.0, 3.0, 9.0)
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    state: str
+    reason: str | None = None
+    detail: str | None = None
+    dm_channel: str | None = None
 
 
 class Dispatcher:
@@ -58,6 +67,7 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._pass_lock = asyncio.Lock()
+        self._writing: set[asyncio.Task[None]] = set()
 
     # -- ports -----------------------------------------------------------------------------
     def attach(self, port: DeliveryPort) -> None:
@@ -124,11 +134,29 @@ class Dispatcher:
                     rows = await outbox.claim(conn, reaches, now, self.batch, self.name)
                 if not rows:
                     break
+                rows = await self._drop_superseded(rows, now)
                 await self._send_batch(rows)
                 handled += len(rows)
                 if len(rows) < self.batch:
                     break
         return handled
+
+    async def _drop_superseded(self, rows: list[Row], now: datetime) -> list[Row]:
+        """Of one registration's overdue reminders for a session that has started, send one."""
+        keep: list[Row] = []
+        seen: set[tuple[int, str]] = set()
+        for row in rows:
+            session = self.program.session(row.session_id or "")
+            late = (
+                row.kind == "reminder" and session is not None and session.starts_at <= now < session.ends_at
+            )
+            if late and (row.person_id, row.session_id) in seen:
+                await self._finish(row.id, outbox.SKIPPED, "superseded")
+                continue
+            if late:
+                seen.add((row.person_id, row.session_id))
+            keep.append(row)
+        return keep
 
     async def _send_batch(self, rows: list[Row]) -> None:
         started: set[int] = set()
@@ -153,6 +181,25 @@ class Dispatcher:
         async with self.db.transaction() as conn:
             await outbox.finish(conn, row_id, self.name, state, self.clock.now(), reason, detail)
 
+    async def _record(self, row: Row, outcome: Outcome) -> None:
+        """Write an outcome even if we are being cancelled: the platform call is over."""
+        task = asyncio.create_task(self._write(row, outcome))
+        self._writing.add(task)
+        task.add_done_callback(self._writing.discard)
+        await asyncio.shield(task)
+
+    async def _write(self, row: Row, outcome: Outcome) -> None:
+        async with self.db.transaction() as conn:
+            await outbox.finish(
+                conn, row.id, self.name, outcome.state, self.clock.now(), outcome.reason, outcome.detail
+            )
+            if outcome.dm_channel and row.identity_id:
+                await conn.execute(
+                    update(identities)
+                    .where(identities.c.id == row.identity_id)
+                    .values(dm_channel=outcome.dm_channel)
+                )
+
     async def _deliver(self, row: Row, started: set[int]) -> None:
         async with self._slots:
             if self._stopping:
@@ -168,34 +215,28 @@ class Dispatcher:
                 recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
             started.add(row.id)
             if isinstance(prepared, notices.Skip):
-                await self._finish(row.id, outbox.SKIPPED, prepared.reason)
+                await self._record(row, Outcome(outbox.SKIPPED, prepared.reason))
                 return
             if isinstance(prepared, notices.Send) and recipient is None:
-                await self._finish(row.id, outbox.SKIPPED, "unknown_recipient")
+                await self._record(row, Outcome(outbox.SKIPPED, "unknown_recipient"))
                 return
             try:
-                await self._attempt(row, port, prepared, recipient)
+                outcome = await self._attempt(row, port, prepared, recipient)
             except asyncio.CancelledError:
                 # the platform may or may not have it: never send it again
-                await asyncio.shield(self._finish(row.id, outbox.FAILED, "interrupted", "stopped mid-send"))
+                await self._record(row, Outcome(outbox.FAILED, "interrupted", "stopped mid-send"))
                 raise
+            await self._record(row, outcome)
 
-    async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> None:
+    async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> Outcome:
         for attempt in range(self.retries + 1):
             try:
                 if isinstance(prepared, notices.Post):
                     await port.post_insight(prepared.channel, prepared.post)
-                else:
-                    receipt = await port.send_direct(recipient, prepared.message)
-                    if receipt.dm_channel and receipt.dm_channel != recipient.dm_channel:
-                        async with self.db.transaction() as conn:
-                            await conn.execute(
-                                update(identities)
-                                .where(identities.c.id == row.identity_id)
-                                .values(dm_channel=receipt.dm_channel)
-                            )
-                await self._finish(row.id, outbox.SENT)
-                return
+                    return Outcome(outbox.SENT)
+                receipt = await port.send_direct(recipient, prepared.message)
+                changed = receipt.dm_channel if receipt.dm_channel != recipient.dm_channel else None
+                return Outcome(outbox.SENT, dm_channel=changed)
             except DeliveryError as exc:
                 if exc.retryable and attempt < self.retries and not self._stopping:
                     delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
@@ -204,12 +245,11 @@ class Dispatcher:
                     continue
                 reason = exc.reason if not exc.retryable else PLATFORM_ERROR
                 log.warning("message %s to %s failed: %s", row.id, row.platform, exc)
-                await self._finish(row.id, outbox.FAILED, reason, exc.detail or str(exc))
-                return
+                return Outcome(outbox.FAILED, reason, exc.detail or str(exc))
             except Exception as exc:
                 log.exception("message %s to %s failed unexpectedly", row.id, row.platform)
-                await self._finish(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc))
-                return
+                return Outcome(outbox.FAILED, PLATFORM_ERROR, repr(exc))
+        raise AssertionError("unreachable")
 
     async def stop(self, grace: float = 8.0) -> None:
         """Take no new work; let sends in flight finish for ``grace`` seconds, then stop."""
@@ -222,3 +262,5 @@ class Dispatcher:
         if not done:
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
+        if self._writing:
+            await asyncio.gather(*self._writing, return_exceptions=True)

@@ -130,16 +130,20 @@ async def claim(
     where = reach_filter(reaches)
     if where is None:
         return []
+    # a materialised CTE runs the locking SELECT once; as a plain IN (subquery) PostgreSQL
+    # may re-run it per row and claim more than ``limit`` rows
     due = (
         select(outbox.c.id)
         .where(and_(outbox.c.state == PENDING, outbox.c.due_at <= now, where))
         .order_by(outbox.c.due_at, outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
+        .cte("due")
+        .prefix_with("MATERIALIZED")
     )
     result = await conn.execute(
         update(outbox)
-        .where(and_(outbox.c.id.in_(due.scalar_subquery()), outbox.c.state == PENDING))
+        .where(and_(outbox.c.id.in_(select(due.c.id)), outbox.c.state == PENDING))
         .values(state=SENDING, claimed_by=claimer, claimed_at=now, attempts=outbox.c.attempts + 1)
         .returning(*outbox.c)
     )

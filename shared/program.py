@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import tomllib
 from datetime import UTC, datetime, timedelta
-from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -110,7 +109,7 @@ class Session(_Strict):
             raise ValueError('an "open" session has no capacity; use access = "registration" to cap it')
         return self
 
-    @cached_property
+    @property
     def starts_at(self) -> datetime:
         """The start in UTC (the file gives local time in the event's zone)."""
         local = self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self.timezone))

@@ -9,9 +9,18 @@ from datetime import UTC, datetime
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message
 from shared.port import DeliveryError, Receipt
+from shared.program import Program, load_program
 
 # the bundled program's workshop starts at 2026-12-10 16:50 UTC; tests start well before
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+
+
+def with_capacity(capacity: int, program: Program | None = None, **theme_channels: str) -> Program:
+    """The bundled program with a workshop of ``capacity`` seats (and theme channels if given)."""
+    program = program or load_program()
+    sessions = [s.model_copy(update={"capacity": capacity}) if s.capped else s for s in program.sessions]
+    themes = [t.model_copy(update=theme_channels) for t in program.themes]
+    return program.model_copy(update={"sessions": sessions, "themes": themes})
 
 
 def person(name: str, platform: str = "console", workspace: str = "local") -> Identity:
@@ -52,3 +61,25 @@ class RecordingPort:
 
     def texts_for(self, user_id: str) -> list[str]:
         return [m.text for r, m in self.direct if r.user_id == user_id]
+
+
+async def until(condition, limit: float = 5.0, what: str = "condition") -> None:
+    """Wait for real I/O (the database, a socket) to make ``condition()`` true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + limit
+    while not condition():
+        if loop.time() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.01)
+
+
+async def outbox_rows(core, **where):
+    from sqlalchemy import select
+
+    from shared.store.schema import outbox
+
+    query = select(outbox).order_by(outbox.c.due_at, outbox.c.id)
+    for column, value in where.items():
+        query = query.where(outbox.c[column] == value)
+    async with core.db.transaction() as conn:
+        return (await conn.execute(query)).fetchall()

@@ -224,7 +224,7 @@ class DiscordAdapter:
 
     async def sync_commands(self) -> None:
         """Overwrite the slash commands with the core's (one server at once if DISCORD_GUILD_ID is set)."""
-        payload = command_payloads(self.core.program)
+        payload = command_payloads(self.core.program, global_scope=self.guild_id is None)
         app_id = self.client.application_id
         try:
             if self.guild_id is not None:
@@ -439,3 +439,23 @@ class DiscordAdapter:
             raise DeliveryError(PLATFORM_ERROR, f"HTTP {exc.status} ({exc.code}): {exc.text}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(PLATFORM_ERROR, f"network: {exc!r}", retryable=True) from exc
+
+
+async def serve(core: Roundtable, **client_options: Any) -> int:
+    """Run the Discord adapter until cancelled; for ``roundtable run``.
+
+    Returns 0 when the connection ends cleanly, 2 when the adapter cannot start (the reason is logged
+    as one clear line, without a traceback), 1 when the connection ends with an error.
+    """
+    adapter = DiscordAdapter(core, **client_options)
+    try:
+        await adapter.run()
+    except DiscordStartError as exc:
+        log.error("Discord adapter not started: %s", exc)
+        return 2
+    except Exception as exc:  # cancellation (a normal stop) propagates, after close()
+        log.error("Discord adapter stopped: %s", exc)
+        return 1
+    finally:
+        await adapter.close()
+    return 0

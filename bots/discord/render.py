@@ -193,26 +193,30 @@ def _option_payload(spec: CommandSpec, option: Option, program: Program) -> dict
     return payload
 
 
-def command_payloads(program: Program) -> list[dict[str, Any]]:
-    """Every core command as a Discord CHAT_INPUT command, ready for a bulk overwrite."""
+def command_payloads(program: Program, *, global_scope: bool = False) -> list[dict[str, Any]]:
+    """Every core command as a Discord CHAT_INPUT command, ready for a bulk overwrite.
+
+    ``contexts`` and ``integration_types`` only apply to global commands, so guild
+    syncs leave them out.
+    """
     payloads = []
     for spec in COMMANDS.values():
         options = [_option_payload(spec, o, program) for o in spec.options]
         # Discord wants required options before optional ones
         options.sort(key=lambda o: not o["required"])
-        payloads.append(
-            {
-                "type": 1,
-                "name": spec.name,
-                "description": clip(spec.description, 100),
-                "options": options,
-                # hidden from members without Manage Server; the adapter checks again at run time
-                "default_member_permissions": str(MANAGE_GUILD) if spec.organizer_only else None,
-                # 0 = guild, 1 = DM with the bot; organizer commands need a guild
-                "contexts": [0] if spec.organizer_only else [0, 1],
-                "integration_types": [0],
-            }
-        )
+        payload: dict[str, Any] = {
+            "type": 1,
+            "name": spec.name,
+            "description": clip(spec.description, 100),
+            "options": options,
+            # hidden from members without Manage Server; the adapter checks again at run time
+            "default_member_permissions": str(MANAGE_GUILD) if spec.organizer_only else None,
+        }
+        if global_scope:
+            # 0 = in a server, 1 = in a DM with the bot; organizer commands need a server
+            payload["contexts"] = [0] if spec.organizer_only else [0, 1]
+            payload["integration_types"] = [0]  # installed to a server
+        payloads.append(payload)
     return payloads
 
 

@@ -294,10 +294,23 @@ class DiscordStandin:
         }
         return await self._interact(user, 4, data)
 
-    async def click(self, user: StandinUser, custom_id: str, *, in_dm: bool = False) -> SentInteraction:
-        """The user clicks a button with this custom id (on a bot message)."""
+    async def click(
+        self,
+        user: StandinUser,
+        custom_id: str,
+        *,
+        shown: dict[str, Any] | None = None,
+        in_dm: bool = False,
+    ) -> SentInteraction:
+        """The user clicks a button on a bot message.
+
+        ``shown`` is the message body the bot sent; without it, a message holding just
+        that button (Discord always sends the clicked message along).
+        """
         data = {"custom_id": custom_id, "component_type": 2}
-        message = self._message(self.general, {"content": "", "components": []})
+        button = {"type": 2, "style": 1, "label": "Go", "custom_id": custom_id}
+        body = shown or {"content": "", "components": [{"type": 1, "components": [button]}]}
+        message = self._message(self.general, body)
         return await self._interact(user, 3, data, message=message, in_dm=in_dm)
 
     async def submit_modal(

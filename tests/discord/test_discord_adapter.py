@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from conftest import THEME_CHANNEL, discord_settings
 from discord_standin import DiscordStandin, would_ping
+from discord_support import THEME_CHANNEL, discord_settings
 from sqlalchemy import select
 
-from bots.discord import DiscordAdapter, DiscordStartError
+from bots.discord import DiscordAdapter, DiscordStartError, serve
 from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.commands import COMMANDS
+from shared.identity import Recipient
+from shared.messages import InsightPost, Message
+from shared.port import UNKNOWN_CHANNEL, DeliveryError
 from shared.store.schema import outbox
 
 EPHEMERAL = 64
@@ -45,7 +49,9 @@ def is_ephemeral(body: dict[str, Any]) -> bool:
 
 async def outbox_rows(core: Roundtable, kind: str) -> list[Any]:
     async with core.db.transaction() as conn:
-        return list((await conn.execute(select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))).all())
+        return list(
+            (await conn.execute(select(outbox).where(outbox.c.kind == kind).order_by(outbox.c.id))).all()
+        )
 
 
 async def to_first_reminder(core: Roundtable, clock: FakeClock) -> None:
@@ -71,7 +77,10 @@ async def test_start_syncs_every_command_and_logs_the_invite(
         synced = {c["name"]: c for c in sync.json}
         assert set(synced) == set(COMMANDS)
         register = synced["register"]["options"][0]
-        assert register["required"] and [c["value"] for c in register["choices"]] == ["roundtable", "workshop"]
+        assert register["required"] and [c["value"] for c in register["choices"]] == [
+            "roundtable",
+            "workshop",
+        ]
         insight = {o["name"]: o for o in synced["insight"]["options"]}
         assert insight["theme"]["required"] and len(insight["theme"]["choices"]) == 4
         assert insight["text"]["required"] is False  # without text, a modal opens
@@ -89,7 +98,9 @@ async def test_start_syncs_every_command_and_logs_the_invite(
     assert adapter.invite in caplog.text
 
 
-async def test_a_bad_token_is_a_clear_error(standin: DiscordStandin, sqlite_url: str, clock: FakeClock) -> None:
+async def test_a_bad_token_is_a_clear_error(
+    standin: DiscordStandin, sqlite_url: str, clock: FakeClock
+) -> None:
     settings = discord_settings(standin, sqlite_url, discord_token="not-the-token")
     core = await Roundtable.open(settings, clock=clock)
     try:
@@ -125,7 +136,7 @@ async def test_schedule_shows_discord_timestamps_and_a_button_that_survives_rest
     again = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
     await again.start()
     try:
-        reply = await standin.wait_answer(await standin.click(alice, "rt:/register workshop"))
+        reply = await standin.wait_answer(await standin.click(alice, "rt:/register workshop", shown=body))
         assert "seat is confirmed" in text_of(reply) and is_ephemeral(reply)
     finally:
         await again.close()
@@ -247,7 +258,9 @@ async def test_a_mention_injection_pings_nobody(
 ) -> None:
     mallory = standin.add_user("mallory")
     attack = f"@everyone @here <@&{standin.guild_id}> <@{mallory.id}> **bold** <t:0:R>"
-    await standin.wait_answer(await standin.slash(mallory, "insight", theme="citizen-participation", text=attack))
+    await standin.wait_answer(
+        await standin.slash(mallory, "insight", theme="citizen-participation", text=attack)
+    )
     await discord_core.dispatch_due()
     post = standin.channel_bodies(THEME_CHANNEL)[0]
     assert would_ping(post) == set()
@@ -256,12 +269,19 @@ async def test_a_mention_injection_pings_nobody(
     assert "<@" not in description and "<t:" not in description and "**" not in description
 
     # the listing shows the same text, escaped as well
-    listing = await standin.wait_answer(await standin.slash(mallory, "insights", theme="citizen-participation"))
+    listing = await standin.wait_answer(
+        await standin.slash(mallory, "insights", theme="citizen-participation")
+    )
     assert would_ping(listing) == set() and listing["allowed_mentions"] == {"parse": []}
     shown = text_of(listing)
     assert "@everyone" not in shown and "<@&" not in shown and "<t:0" not in shown
     # the stand-in's model flags the same text sent without protection
-    assert would_ping({"content": attack}) == {"@everyone", "@here", f"role:{standin.guild_id}", f"user:{mallory.id}"}
+    assert would_ping({"content": attack}) == {
+        "@everyone",
+        "@here",
+        f"role:{standin.guild_id}",
+        f"user:{mallory.id}",
+    }
 
 
 async def test_insight_without_text_opens_a_modal(
@@ -276,7 +296,9 @@ async def test_insight_without_text_opens_a_modal(
     assert {"text", "city", "anonymous"} <= set(ids)
 
     submitted = await standin.submit_modal(
-        alice, modal["custom_id"], {"text": "Shared budgets <@&1> work.", "city": "Lyon", "anonymous": ["yes"]}
+        alice,
+        modal["custom_id"],
+        {"text": "Shared budgets <@&1> work.", "city": "Lyon", "anonymous": ["yes"]},
     )
     answer = await standin.wait_answer(submitted)
     assert "anonymously" in text_of(answer) and is_ephemeral(answer)
@@ -294,7 +316,9 @@ async def test_an_empty_modal_text_is_refused_politely(
     interaction = await standin.slash(alice, "insight", theme="citizen-participation")
     modal = (await standin.wait_for(lambda: standin.callback(interaction))).json["data"]
     answer = await standin.wait_answer(
-        await standin.submit_modal(alice, modal["custom_id"], {"text": "   ", "city": "", "anonymous": ["no"]})
+        await standin.submit_modal(
+            alice, modal["custom_id"], {"text": "   ", "city": "", "anonymous": ["no"]}
+        )
     )
     assert is_ephemeral(answer) and text_of(answer).strip()
     assert standin.channel_bodies(THEME_CHANNEL) == []
@@ -308,7 +332,9 @@ async def test_organizer_commands_are_refused_to_plain_members(
 
     refused = await standin.wait_answer(await standin.slash(member, "roster", session="workshop"))
     assert "organizers" in text_of(refused) and is_ephemeral(refused)
-    refused = await standin.wait_answer(await standin.slash(member, "announce", session="workshop", message="hi"))
+    refused = await standin.wait_answer(
+        await standin.slash(member, "announce", session="workshop", message="hi")
+    )
     assert "organizers" in text_of(refused)
     assert standin.dm_bodies(member) == []
 
@@ -321,7 +347,9 @@ async def test_announce_is_deferred_and_reaches_registrants_without_pings(
 ) -> None:
     alice, organizer = standin.add_user("alice"), standin.add_user("olga", organizer=True)
     await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
-    interaction = await standin.slash(organizer, "announce", session="workshop", message="Room moved @everyone")
+    interaction = await standin.slash(
+        organizer, "announce", session="workshop", message="Room moved @everyone"
+    )
     answer = await standin.wait_answer(interaction)
     assert standin.callback(interaction).json["type"] == 5
     assert "on its way to 1 people" in text_of(answer)
@@ -349,3 +377,82 @@ async def test_commands_work_in_a_dm_with_the_bot(
     alice = standin.add_user("alice")
     answer = await standin.wait_answer(await standin.click(alice, "rt:/mysessions", in_dm=True))
     assert "no sessions yet" in text_of(answer)
+
+
+# ----- failure handling -------------------------------------------------------------
+
+
+async def test_a_slow_core_is_deferred_then_answered(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("bots.discord.adapter.FAST_REPLY_SECONDS", 0.05)
+    handle = discord_core.handle
+
+    async def slow(inv: Any) -> Any:
+        await asyncio.sleep(0.3)
+        return await handle(inv)
+
+    monkeypatch.setattr(discord_core, "handle", slow)
+    alice = standin.add_user("alice")
+    interaction = await standin.slash(alice, "mysessions")
+    answer = await standin.wait_answer(interaction)
+    callback = standin.callback(interaction)
+    assert callback is not None and callback.json == {"type": 5, "data": {"flags": EPHEMERAL}}
+    assert "no sessions yet" in text_of(answer)
+
+
+async def test_a_core_crash_gets_an_apology_not_silence(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(inv: Any) -> Any:
+        raise RuntimeError("database is on fire")
+
+    monkeypatch.setattr(discord_core, "handle", broken)
+    answer = await standin.wait_answer(await standin.slash(standin.add_user("alice"), "schedule"))
+    assert "Sorry" in text_of(answer) and is_ephemeral(answer) and "fire" not in text_of(answer)
+
+
+async def test_a_stale_dm_channel_is_reopened(standin: DiscordStandin, bot: DiscordAdapter) -> None:
+    alice = standin.add_user("alice")
+    recipient = Recipient("discord", standin.guild_id, alice.id, "Alice", dm_channel="1999999999999999999")
+    receipt = await bot.send_direct(recipient, Message(text="hello", ephemeral=False))
+    assert receipt.dm_channel in standin.dm_channels and receipt.dm_channel != recipient.dm_channel
+    assert [text_of(b) for b in standin.dm_bodies(alice)] == ["hello"]
+
+
+async def test_posting_to_an_unknown_channel_is_a_clear_failure(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    post = InsightPost(1, "t", "Theme", "text", "Alice", None, "discord", datetime.now(UTC))
+    with pytest.raises(DeliveryError) as info:
+        await bot.post_insight("1888888888888888888", post)
+    assert info.value.reason == UNKNOWN_CHANNEL and not info.value.retryable
+    with pytest.raises(DeliveryError) as info:
+        await bot.post_insight("#general", post)
+    assert info.value.reason == UNKNOWN_CHANNEL
+
+
+async def test_serve_returns_non_zero_on_a_bad_token(
+    standin: DiscordStandin, sqlite_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    core = await Roundtable.open(discord_settings(standin, sqlite_url, discord_token="wrong"), clock=clock)
+    try:
+        assert await serve(core) == 2
+    finally:
+        await core.close(grace=1)
+    assert "refused DISCORD_TOKEN" in caplog.text
+
+
+async def test_without_a_guild_id_commands_sync_globally(
+    standin: DiscordStandin, sqlite_url: str, clock: FakeClock
+) -> None:
+    core = await Roundtable.open(discord_settings(standin, sqlite_url, discord_guild_id=None), clock=clock)
+    adapter = DiscordAdapter(core, guild_ready_timeout=0.05)
+    try:
+        await adapter.start()
+        sync = await standin.wait_request("PUT", rf"/applications/{standin.app_id}/commands")
+        assert {c["name"] for c in sync.json} == set(COMMANDS)
+        assert standin.find("PUT", COMMANDS_PATH) == []
+    finally:
+        await adapter.close()
+        await core.close(grace=1)
