@@ -110,6 +110,8 @@ class Dispatcher:
                 now = self.clock.now()
                 self._next = min(due, now + RECHECK) if due else now + RECHECK
                 self._wake.clear()
+                if self._stopping:
+                    break
                 if due is not None and due <= now:
                     continue
                 await self.clock.sleep_until(self._next, self._wake)

@@ -103,5 +103,6 @@ class ConsoleAdapter:
                     self.show(message)
                 # let a promotion or DM caused by this command print before the next prompt
                 await self.core.dispatch_due()
+            await self.core.dispatch_due()
         finally:
             self.core.detach(self)

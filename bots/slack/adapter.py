@@ -47,7 +47,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
-ADMIN_CACHE_SECONDS = 300.0
+USER_CACHE_SECONDS = 300.0
+USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
 SORRY = "Something went wrong on my side. Please try again in a minute."
 
@@ -144,9 +145,7 @@ class SlackAdapter:
         self._attached = False
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
-        self._admin_cache: dict[str, tuple[bool, float]] = {}
-        self._names: dict[str, str] = {}
-        self._tasks: set[asyncio.Task[None]] = set()
+        self._users: dict[str, tuple[dict[str, Any] | None, float]] = {}
         self._register_listeners()
 
     # ---- lifecycle -------------------------------------------------------------
@@ -228,8 +227,8 @@ class SlackAdapter:
         self._go_live()
         return int(bound)
 
-    async def run(self) -> None:
-        """Start in the configured mode (``SLACK_MODE``)."""
+    async def connect(self) -> None:
+        """Start in the configured mode (``SLACK_MODE``); returns once Slack can reach the bot."""
         if self.mode == "http":
             await self.start_http()
         else:
@@ -242,7 +241,7 @@ class SlackAdapter:
             self._attached = True
 
     async def close(self) -> None:
-        """Stop taking requests and delivering; finish the replies already under way."""
+        """Stop taking requests and delivering (the core keeps undelivered messages queued)."""
         self._connected = False
         if self._attached:
             self.core.detach(self)
@@ -256,8 +255,6 @@ class SlackAdapter:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
-        if self._tasks:
-            await asyncio.wait(set(self._tasks), timeout=5)
 
     async def _http_events(self, request: web.Request) -> web.StreamResponse:
         # bolt verifies the signature and its age (5 minutes) and answers 401 before any listener
@@ -342,19 +339,41 @@ class SlackAdapter:
     async def _on_ack_only(self, ack: Any) -> None:
         await ack()
 
-    def _identity(self, team_id: str | None, user_id: str, name: str | None) -> Identity:
-        if name:
-            self._names[user_id] = name
+    async def _user(self, user_id: str) -> dict[str, Any] | None:
+        """users.info, cached for a few minutes; ``None`` when Slack cannot say."""
+        cached = self._users.get(user_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            info = await asyncio.wait_for(self.client.users_info(user=user_id), USER_LOOKUP_TIMEOUT)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: users.info for %s failed: %s", user_id, _error_code(exc))
+            return None  # not cached: the next command asks again
+        user = info.get("user") or None
+        if len(self._users) > 10_000:  # a big workspace: forget everyone, the lookups are cheap
+            self._users.clear()
+        self._users[user_id] = (user, time.monotonic() + USER_CACHE_SECONDS)
+        return user
+
+    async def _identity(self, team_id: str | None, user_id: str, name: str | None) -> Identity:
+        """The person, named as Slack shows them (display name, else real name, else handle)."""
+        user = await self._user(user_id) or {}
+        profile = user.get("profile") or {}
+        shown = (
+            profile.get("display_name")
+            or profile.get("real_name")
+            or user.get("real_name")
+            or user.get("name")
+        )
         return Identity(
             platform="slack",
             workspace=team_id or self.team_id or "",
             user_id=user_id,
-            display_name=name or self._names.get(user_id) or user_id,
+            display_name=str(shown or name or user_id).strip()[:80],
         )
 
     async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()  # first: everything below may take longer than Slack's 3 seconds
-        identity = self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
         # Slack escapes &, < and > in the text it sends us; the core wants what was typed
         line = f"{command['command']} {render.unescape(command.get('text') or '')}"
         try:
@@ -363,11 +382,13 @@ class SlackAdapter:
             await self._reply(respond, refusal(str(exc)), command)
             return
         if name == "insight" and not args.get("text"):
-            await self._open_insight_modal(command, identity, args.get("theme"), respond)
+            # before any other call: the trigger id expires 3 seconds after the command
+            await self._open_insight_modal(command, args.get("theme"), respond)
             return
         if name == "register" and not args.get("session"):
             await self._reply(respond, self._session_picker(), command)
             return
+        identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
         message = await self._handle(identity, name, args)
         await self._reply(respond, message, command)
 
@@ -378,7 +399,7 @@ class SlackAdapter:
             return
         user = body.get("user") or {}
         team = (body.get("team") or {}).get("id") or user.get("team_id")
-        identity = self._identity(team, user["id"], user.get("username") or user.get("name"))
+        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
         try:
             name, args = parse_line(value)
         except CommandLineError as exc:
@@ -395,7 +416,7 @@ class SlackAdapter:
         form = views.read_insight_form(view)
         user = body.get("user") or {}
         team = (body.get("team") or {}).get("id") or user.get("team_id")
-        identity = self._identity(team, user["id"], user.get("username") or user.get("name"))
+        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
         # the core judges the form before the ack, so that refusals show under the field
         try:
             message = await self.core.share_insight(
@@ -414,7 +435,7 @@ class SlackAdapter:
         if event.get("tab", "home") != "home":
             return
         team = body.get("team_id") or self.team_id
-        await self.publish_home(self._identity(team, event["user"], None))
+        await self.publish_home(await self._identity(team, event["user"], None))
 
     # ---- helpers ---------------------------------------------------------------
 
@@ -433,19 +454,9 @@ class SlackAdapter:
         """Listed in SLACK_ADMIN_IDS, or an admin or owner of the workspace."""
         if identity.user_id in self._admins:
             return True
-        cached = self._admin_cache.get(identity.user_id)
-        if cached is not None and cached[1] > time.monotonic():
-            return cached[0]
-        try:
-            info = await self.client.users_info(user=identity.user_id)
-        except (SlackApiError, *NETWORK_ERRORS) as exc:
-            # unknown means no: organizer powers are never granted on a failed lookup
-            log.warning("Slack: users.info for %s failed: %s", identity.user_id, _error_code(exc))
-            return False
-        user = info.get("user") or {}
-        admin = bool(user.get("is_admin") or user.get("is_owner")) and not user.get("deleted")
-        self._admin_cache[identity.user_id] = (admin, time.monotonic() + ADMIN_CACHE_SECONDS)
-        return admin
+        # unknown means no: organizer powers are never granted on a failed lookup
+        user = await self._user(identity.user_id) or {}
+        return bool(user.get("is_admin") or user.get("is_owner")) and not user.get("deleted")
 
     def _session_picker(self) -> Message:
         now = self.core.clock.now()
@@ -479,9 +490,7 @@ class SlackAdapter:
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("Slack: chat.postEphemeral to %s failed: %s", user, _error_code(exc))
 
-    async def _open_insight_modal(
-        self, command: dict[str, Any], identity: Identity, theme: str | None, respond: Any
-    ) -> None:
+    async def _open_insight_modal(self, command: dict[str, Any], theme: str | None, respond: Any) -> None:
         themes = [(t.id, t.name) for t in self.core.program.themes]
         metadata = {"channel": command.get("channel_id", ""), "response_url": command.get("response_url", "")}
         view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)

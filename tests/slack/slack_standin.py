@@ -61,6 +61,7 @@ class User:
     is_owner: bool = False
     is_bot: bool = False
     deleted: bool = False
+    display: str = ""  # the profile's display name; empty like many real profiles
 
 
 @dataclass
@@ -118,7 +119,7 @@ class SlackStandIn:
 
     # ---- configuration ---------------------------------------------------------
 
-    def add_user(self, user_id: str, name: str, **flags: bool) -> User:
+    def add_user(self, user_id: str, name: str, **flags: Any) -> User:
         user = User(user_id, name, **flags)
         self.users[user_id] = user
         return user
@@ -250,7 +251,7 @@ class SlackStandIn:
                 "is_admin": user.is_admin,
                 "is_owner": user.is_owner,
                 "is_bot": user.is_bot,
-                "profile": {"display_name": user.name, "real_name": user.name},
+                "profile": {"display_name": user.display, "real_name": user.name.title()},
             },
         }
 

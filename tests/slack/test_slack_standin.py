@@ -10,6 +10,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetryHandler
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
+
 from tests.slack.slack_standin import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, TEAM_ID, SlackStandIn, sign
 
 

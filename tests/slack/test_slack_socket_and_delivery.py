@@ -1,0 +1,189 @@
+"""Socket Mode through a local websocket, start-up errors, and the delivery port's failures."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bots.slack.adapter import SlackAdapter, SlackConfigError
+from shared.app import Roundtable
+from shared.identity import Reach, Recipient
+from shared.messages import InsightPost, Message
+from shared.port import CANNOT_DM_BOT, PLATFORM_ERROR, UNKNOWN_CHANNEL, UNKNOWN_USER, DeliveryError
+from shared.settings import Settings
+from tests.slack.conftest import THEME_CHANNEL
+from tests.slack.slack_standin import BOT_USER_ID, SlackStandIn
+
+ALICE = "UALICE01"
+
+
+def recipient(user_id: str, dm_channel: str | None = None) -> Recipient:
+    return Recipient("slack", "T0STANDIN", user_id, user_id.lower(), dm_channel)
+
+
+def post(text: str = "We kept the food bank open.") -> InsightPost:
+    return InsightPost(
+        1,
+        "citizen-participation",
+        "Citizen participation",
+        text,
+        "alice",
+        "Paris",
+        "slack",
+        datetime(2026, 12, 1, tzinfo=UTC),
+    )
+
+
+async def test_socket_mode_slash_command_and_delivery(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    assert bot.reach() == []  # nothing is delivered before the connection is up
+    await bot.start()
+    try:
+        assert bot.reach() == [Reach("slack", workspace=standin.team_id)]
+        [opened] = standin.calls("apps.connections.open")
+        assert "token" not in opened.args  # tokens are never recorded, but the call was made once
+        ack = await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user=ALICE, key="sock")
+        )
+        assert ack.get("payload") in (None, {})  # an immediate empty ack; the answer follows
+        [reply] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/sock"))
+        assert "seat is confirmed" in reply.args["text"]
+
+        # a modal refusal travels back in the ack's payload, as over HTTP
+        await standin.send_envelope("slash_commands", standin.slash("/insight", user=ALICE))
+        [opened] = await standin.wait_for("views.open")
+        empty = standin.submit(
+            opened.args["view"], {"text": {"type": "plain_text_input", "value": ""}}, user=ALICE
+        )
+        refused = await standin.send_envelope("interactive", empty)
+        assert refused["payload"]["response_action"] == "errors"
+        assert set(refused["payload"]["errors"]) <= {"theme", "text"}
+
+        home_ack = await standin.send_envelope("events_api", standin.home_opened(user=ALICE))
+        assert "envelope_id" in home_ack
+        await standin.wait_for("views.publish", user_id=ALICE)
+    finally:
+        await bot.close()
+    assert bot.reach() == []
+
+
+async def test_missing_and_refused_tokens_give_clear_errors(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    with pytest.raises(SlackConfigError, match="SLACK_BOT_TOKEN is not set"):
+        SlackAdapter(sqlite_core, settings=slack_settings.model_copy(update={"slack_bot_token": None}))
+
+    wrong_bot = SlackAdapter(
+        sqlite_core, settings=slack_settings.model_copy(update={"slack_bot_token": "xoxb-bad"})
+    )
+    with pytest.raises(SlackConfigError, match=r"refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+        await wrong_bot.start()
+
+    no_app = SlackAdapter(sqlite_core, settings=slack_settings.model_copy(update={"slack_app_token": None}))
+    with pytest.raises(SlackConfigError, match="SLACK_APP_TOKEN is not set"):
+        await no_app.start()
+
+    wrong_app = SlackAdapter(
+        sqlite_core, settings=slack_settings.model_copy(update={"slack_app_token": "xapp-bad"})
+    )
+    with pytest.raises(SlackConfigError, match=r"refused SLACK_APP_TOKEN \(invalid_auth\)"):
+        await wrong_app.start()
+    assert wrong_app.reach() == []
+
+    no_secret = SlackAdapter(
+        sqlite_core, settings=slack_settings.model_copy(update={"slack_signing_secret": None})
+    )
+    with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET is not set"):
+        await no_secret.start_http("127.0.0.1", 0)
+
+    nowhere = SlackAdapter(
+        sqlite_core, settings=slack_settings.model_copy(update={"slack_api_url": "http://127.0.0.1:9/api"})
+    )
+    with pytest.raises(SlackConfigError, match="Cannot reach the Slack API"):
+        await nowhere.start()
+
+
+async def test_dm_failures_map_to_reasons(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    hello = Message("Your session starts soon.")
+
+    receipt = await bot.send_direct(recipient(ALICE), hello)
+    assert receipt.dm_channel == "DALICE01"
+    [sent] = standin.calls("chat.postMessage", channel=ALICE)
+    assert sent.args["text"] == "Your session starts soon."
+
+    for user_id, reason in (("UNOBODY1", UNKNOWN_USER), (BOT_USER_ID, CANNOT_DM_BOT)):
+        with pytest.raises(DeliveryError) as failed:
+            await bot.send_direct(recipient(user_id), hello)
+        assert failed.value.reason == reason
+
+    standin.fail("chat.postMessage", "fatal_error", channel=ALICE)
+    with pytest.raises(DeliveryError) as broken:
+        await bot.send_direct(recipient(ALICE), hello)
+    assert (broken.value.reason, broken.value.retryable) == (PLATFORM_ERROR, True)
+
+    standin.fail("chat.postMessage", "invalid_blocks", channel=ALICE)
+    with pytest.raises(DeliveryError) as refused:
+        await bot.send_direct(recipient(ALICE), hello)
+    assert (refused.value.reason, refused.value.retryable) == (PLATFORM_ERROR, False)
+
+    # a stale cached DM channel falls back to the user id
+    receipt = await bot.send_direct(recipient(ALICE, dm_channel="DGONE0001"), hello)
+    assert receipt.dm_channel == "DALICE01"
+    assert [r.args["channel"] for r in standin.calls("chat.postMessage")][-2:] == ["DGONE0001", ALICE]
+
+
+async def test_rate_limits_past_the_retries_are_retryable_platform_errors(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    standin.rate_limit("chat.postMessage", times=10, retry_after=0)
+    with pytest.raises(DeliveryError) as limited:
+        await bot.send_direct(recipient(ALICE), Message("hi"))
+    assert (limited.value.reason, limited.value.retryable) == (PLATFORM_ERROR, True)
+    assert len(standin.calls("chat.postMessage")) == 4  # the first try and three retries
+
+
+async def test_insight_posts_join_public_channels_and_report_missing_ones(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    await bot.post_insight(THEME_CHANNEL, post())
+    [sent] = standin.calls("chat.postMessage", channel=THEME_CHANNEL)
+    assert sent.args["unfurl_links"] in (False, 0, "0")
+
+    await bot.post_insight("C0NOTJOINED", post())  # not_in_channel: join, then post
+    assert standin.calls("conversations.join", channel="C0NOTJOINED")
+    assert [r.status for r in standin.calls("chat.postMessage", channel="C0NOTJOINED")] == [200, 200]
+
+    with pytest.raises(DeliveryError) as missing:
+        await bot.post_insight("G0PRIVATE1", post())
+    assert missing.value.reason == UNKNOWN_CHANNEL
+
+
+async def test_connect_follows_slack_mode_and_serves_http_on_port(
+    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+) -> None:
+    import socket
+
+    import aiohttp
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    bot = SlackAdapter(
+        sqlite_core, settings=slack_settings.model_copy(update={"slack_mode": "http", "port": port})
+    )
+    await bot.connect()
+    try:
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert (resp.status, await resp.text()) == (200, "ok")
+        assert bot.reach() == [Reach("slack", workspace=standin.team_id)]
+        assert not standin.calls("apps.connections.open")  # no websocket in HTTP mode
+    finally:
+        await bot.close()
