@@ -132,7 +132,10 @@ class Roundtable:
         return reply(header, fields=fields, buttons=buttons)
 
     def _session_line(self, session: Session, counts: dict[str, int]) -> str:
-        span = f"{moment(session.starts_at, 'F')} – {moment(session.ends_at, 't')} ({session.minutes} min)"
+        span = (
+            f"{moment(session.starts_at, 'F')} – {moment(session.ends_at, 't')} ({session.minutes} min, "
+            f"{moment(session.starts_at, 'R')})"
+        )
         if session.capped:
             free = max(0, (session.capacity or 0) - counts.get(CONFIRMED, 0))
             waiting = counts.get(WAITLISTED, 0)
@@ -152,7 +155,9 @@ class Roundtable:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))
 
     async def _cmd_register(self, inv: Invocation) -> Message:
-        session_id = inv.args["session"].strip().lower()
+        session_id = (inv.args.get("session") or "").strip().lower()
+        if not session_id:
+            return self._session_picker()
         async with self.db.transaction() as conn:
             result = await registrations.register(conn, self.program, inv.identity, session_id, self.now())
         session = self.program.session(result.session_id)
@@ -160,6 +165,14 @@ class Roundtable:
         if result.first_due is not None:
             self.dispatcher.added(result.first_due)
         return self._standing_reply(session, result)
+
+    def _session_picker(self) -> Message:
+        upcoming = [s for s in self.program.sessions if self.now() < s.starts_at]
+        if not upcoming:
+            return reply("Registration is closed: every session has started.")
+        fields = [Field(s.title, f"{moment(s.starts_at, 'F')} ({moment(s.starts_at, 'R')})") for s in upcoming]
+        buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
+        return reply("Which session would you like to join?", fields=fields, buttons=buttons)
 
     def _standing_reply(self, session: Session, result: registrations.Standing) -> Message:
         when = f"{moment(session.starts_at, 'F')} ({moment(session.starts_at, 'R')})"
@@ -244,8 +257,8 @@ class Roundtable:
             if c
         ]
         where = f" It will appear in the theme's channel on {' and '.join(places)}." if places else ""
-        who = "anonymously" if anonymous else f"as {post.author}"
-        return reply(f"Thank you! Your insight is shared in {theme.name} {who}.{where}")
+        who = " anonymously" if anonymous else ""
+        return reply(f"Thank you! Your insight is shared in {theme.name}{who}.{where}")
 
     async def _cmd_insights(self, inv: Invocation) -> Message:
         theme_id = (inv.args.get("theme") or "").strip()

@@ -385,9 +385,6 @@ class SlackAdapter:
             # before any other call: the trigger id expires 3 seconds after the command
             await self._open_insight_modal(command, args.get("theme"), respond)
             return
-        if name == "register" and not args.get("session"):
-            await self._reply(respond, self._session_picker(), command)
-            return
         identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
         message = await self._handle(identity, name, args)
         await self._reply(respond, message, command)
@@ -458,14 +455,6 @@ class SlackAdapter:
         user = await self._user(identity.user_id) or {}
         return bool(user.get("is_admin") or user.get("is_owner")) and not user.get("deleted")
 
-    def _session_picker(self) -> Message:
-        now = self.core.clock.now()
-        upcoming = [s for s in self.core.program.sessions if now < s.starts_at]
-        if not upcoming:
-            return reply("Registration is closed: every session has started.")
-        buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
-        return reply("Which session would you like to join?", buttons=buttons)
-
     async def _reply(self, respond: Any, message: Message, command: dict[str, Any] | None) -> None:
         """An answer through the response URL: ephemeral unless the core made it public."""
         try:
@@ -525,13 +514,9 @@ class SlackAdapter:
     async def publish_home(self, identity: Identity, notice: Message | None = None) -> None:
         """Render the Home tab: the reader's sessions, then the schedule with its buttons."""
         try:
-            home = getattr(self.core, "home", None)
-            if home is not None:
-                sections = [await home(identity)]
-            else:
-                mine = await self.core.handle(Invocation(identity, "mysessions"))
-                schedule = await self.core.handle(Invocation(identity, "schedule"))
-                sections = [mine, schedule]
+            mine = await self.core.handle(Invocation(identity, "mysessions"))
+            schedule = await self.core.handle(Invocation(identity, "schedule"))
+            sections = [mine, schedule]
         except Exception:
             log.exception("Slack: building the Home tab failed")
             sections = [refusal(SORRY)]

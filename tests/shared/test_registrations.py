@@ -103,9 +103,18 @@ async def test_unknown_and_missing_sessions_are_refused_politely(core):
     unknown = await run(core, "ann", "register", session="gala")
     assert not unknown.ok and unknown.ephemeral
     assert "There is no session called `gala`" in unknown.text and "`workshop`" in unknown.text
-    missing = await core.handle(Invocation(person("ann"), "register", {}))
+    missing = await core.handle(Invocation(person("ann"), "unregister", {}))
     assert not missing.ok and missing.error_field == "session"
     assert "needs a session" in missing.text
+
+
+async def test_register_without_a_session_offers_a_picker_of_upcoming_sessions(core, clock):
+    picker = await core.handle(Invocation(person("ann"), "register", {}))
+    assert picker.ok
+    assert [b.action for b in picker.buttons] == ["/register roundtable", "/register workshop"]
+    await clock.set(core.program.session("roundtable").starts_at)
+    picker = await core.handle(Invocation(person("ann"), "register", {}))
+    assert [b.action for b in picker.buttons] == ["/register workshop"]
 
 
 async def test_organizer_commands_are_refused_to_others(core):
