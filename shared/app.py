@@ -7,12 +7,13 @@ from datetime import datetime
 
 from sqlalchemy import select
 
-from shared import insights, outbox, program_sync, registrations
+from shared import insights, linking, outbox, program_sync, registrations
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, Invocation, usage
 from shared.dispatcher import Dispatcher
 from shared.identity import PLATFORM_LABELS, Identity
 from shared.insights import InsightError, Limits
+from shared.linking import LinkError
 from shared.messages import Button, Field, Message, moment, refusal, reply
 from shared.port import DeliveryPort
 from shared.program import Program, Session, load_program
@@ -170,7 +171,9 @@ class Roundtable:
         upcoming = [s for s in self.program.sessions if self.now() < s.starts_at]
         if not upcoming:
             return reply("Registration is closed: every session has started.")
-        fields = [Field(s.title, f"{moment(s.starts_at, 'F')} ({moment(s.starts_at, 'R')})") for s in upcoming]
+        fields = [
+            Field(s.title, f"{moment(s.starts_at, 'F')} ({moment(s.starts_at, 'R')})") for s in upcoming
+        ]
         buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
         return reply("Which session would you like to join?", fields=fields, buttons=buttons)
 
@@ -349,7 +352,26 @@ class Roundtable:
         )
 
     async def _cmd_link(self, inv: Invocation) -> Message:
-        return refusal("Account linking is not available yet.")
+        code = (inv.args.get("code") or "").strip()
+        if not code:
+            async with self.db.transaction() as conn:
+                code = await linking.issue(conn, inv.identity, self.now())
+            return reply(
+                f"Your link code is {code}. Within 10 minutes, type `/link {code}` with your account on the "
+                "other platform (Slack or Discord), and both accounts become one: one seat, one set of reminders."
+            )
+        try:
+            async with self.db.transaction() as conn:
+                linked = await linking.redeem(conn, self.program, inv.identity, code, self.now())
+        except LinkError as exc:
+            return refusal(str(exc), error_field=exc.field)
+        if linked.promoted:
+            self.dispatcher.added()
+        text = f"Linked: your {' and '.join(linked.platforms)} accounts are now one. `/mysessions` shows the same on each."
+        if linked.freed:
+            titles = ", ".join(s.title for s in map(self.program.session, linked.freed) if s)
+            text += f" You held two places in {titles}; I kept the earlier one and freed the other."
+        return reply(text)
 
     def _session_or_raise(self, session_id: str) -> Session:
         session = self.program.session(session_id.strip().lower())

@@ -35,7 +35,11 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec(
             "register",
             "Take a seat in a session, or follow an open one",
-            (Option("session", "The session (leave empty to pick)", required=False, choices_from="sessions"),),
+            (
+                Option(
+                    "session", "The session (leave empty to pick)", required=False, choices_from="sessions"
+                ),
+            ),
         ),
         CommandSpec(
             "unregister",
