@@ -29,7 +29,7 @@ class Settings(BaseSettings):
     dispatch_concurrency: int = Field(default=8, ge=1, le=100)
     dispatch_batch: int = Field(default=50, ge=1, le=1000)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
-    shutdown_grace: float = Field(default=8.0, gt=0)
+    shutdown_grace: float = Field(default=6.0, gt=0, le=25)
 
     discord_token: SecretStr | None = None
     discord_guild_id: int | None = None

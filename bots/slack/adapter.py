@@ -30,7 +30,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bots.slack import render, views
 from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
 from shared.identity import Identity, Reach, Recipient
-from shared.messages import Button, InsightPost, Message, refusal, reply
+from shared.messages import InsightPost, Message, refusal
 from shared.port import (
     CANNOT_DM_BOT,
     PLATFORM_ERROR,
