@@ -106,8 +106,8 @@ class Dispatcher:
                 await self.dispatch_due()
                 reaches = self.reaches()
                 async with self.db.transaction() as conn:
-                    due = await outbox.next_due(conn, reaches) if reaches else None
-                now = self.clock.now()
+                    now = self.clock.now()
+                    due = await outbox.next_due(conn, reaches, now) if reaches else None
                 self._next = min(due, now + RECHECK) if due else now + RECHECK
                 self._wake.clear()
                 if self._stopping:
@@ -136,29 +136,11 @@ class Dispatcher:
                     rows = await outbox.claim(conn, reaches, now, self.batch, self.name)
                 if not rows:
                     break
-                rows = await self._drop_superseded(rows, now)
                 await self._send_batch(rows)
                 handled += len(rows)
                 if len(rows) < self.batch:
                     break
         return handled
-
-    async def _drop_superseded(self, rows: list[Row], now: datetime) -> list[Row]:
-        """Of one registration's overdue reminders for a session that has started, send one."""
-        keep: list[Row] = []
-        seen: set[tuple[int, str]] = set()
-        for row in rows:
-            session = self.program.session(row.session_id or "")
-            late = (
-                row.kind == "reminder" and session is not None and session.starts_at <= now < session.ends_at
-            )
-            if late and (row.person_id, row.session_id) in seen:
-                await self._finish(row.id, outbox.SKIPPED, "superseded")
-                continue
-            if late:
-                seen.add((row.person_id, row.session_id))
-            keep.append(row)
-        return keep
 
     async def _send_batch(self, rows: list[Row]) -> None:
         started: set[int] = set()
@@ -178,10 +160,6 @@ class Dispatcher:
     async def _release(self, row_ids: list[int]) -> None:
         async with self.db.transaction() as conn:
             await outbox.release(conn, row_ids, self.name)
-
-    async def _finish(self, row_id: int, state: str, reason: str | None = None, detail: str | None = None):
-        async with self.db.transaction() as conn:
-            await outbox.finish(conn, row_id, self.name, state, self.clock.now(), reason, detail)
 
     async def _record(self, row: Row, outcome: Outcome) -> None:
         """Write an outcome even if we are being cancelled: the platform call is over."""
@@ -212,8 +190,6 @@ class Dispatcher:
             now = self.clock.now()
             async with self.db.transaction() as conn:
                 prepared = await notices.prepare(conn, self.program, row, now)
-                if isinstance(prepared, notices.Send):
-                    await notices.collapse_late(conn, self.program, row, now)
                 recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
             started.add(row.id)
             if isinstance(prepared, notices.Skip):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import insights, outbox, registrations
+from shared import insights, registrations
 from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
@@ -109,10 +109,3 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
             kind="reminder",
         )
     )
-
-
-async def collapse_late(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> None:
-    """After downtime, several reminders of one registration may be overdue: keep one."""
-    session = program.session(row.session_id or "")
-    if row.kind == "reminder" and session is not None and now >= session.starts_at:
-        await outbox.skip_siblings(conn, row, now, "superseded")

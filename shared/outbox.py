@@ -123,6 +123,29 @@ def reach_filter(reaches: list[Reach]):
     return or_(*clauses) if clauses else None
 
 
+def _claimable(now: datetime):
+    """Due and pending; of one registration's overdue reminders only the latest is claimable,
+    so that after downtime a person gets one message, even with several dispatchers."""
+    sibling = outbox.alias("sibling")
+    later_due = (
+        select(sibling.c.id)
+        .where(
+            and_(
+                sibling.c.kind == "reminder",
+                sibling.c.person_id == outbox.c.person_id,
+                sibling.c.session_id == outbox.c.session_id,
+                sibling.c.due_at > outbox.c.due_at,
+                sibling.c.due_at <= now,
+                sibling.c.state != SKIPPED,
+            )
+        )
+        .exists()
+    )
+    return and_(
+        outbox.c.state == PENDING, outbox.c.due_at <= now, or_(outbox.c.kind != "reminder", ~later_due)
+    )
+
+
 async def claim(
     conn: AsyncConnection, reaches: list[Reach], now: datetime, limit: int, claimer: str
 ) -> list[Row]:
@@ -134,7 +157,7 @@ async def claim(
     # may re-run it per row and claim more than ``limit`` rows
     due = (
         select(outbox.c.id)
-        .where(and_(outbox.c.state == PENDING, outbox.c.due_at <= now, where))
+        .where(and_(_claimable(now), where))
         .order_by(outbox.c.due_at, outbox.c.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
@@ -147,7 +170,11 @@ async def claim(
         .values(state=SENDING, claimed_by=claimer, claimed_at=now, attempts=outbox.c.attempts + 1)
         .returning(*outbox.c)
     )
-    return sorted(result.fetchall(), key=lambda r: (r.due_at, r.id))
+    rows = sorted(result.fetchall(), key=lambda r: (r.due_at, r.id))
+    for row in rows:
+        if row.kind == "reminder":
+            await _skip_earlier(conn, row, now)
+    return rows
 
 
 async def finish(
@@ -189,9 +216,9 @@ async def expire_stale(conn: AsyncConnection, now: datetime, lease: timedelta) -
     return result.rowcount or 0
 
 
-async def skip_siblings(conn: AsyncConnection, row: Row, now: datetime, reason: str) -> int:
-    """Skip the other overdue reminders of the same registration (one 'has started' is enough)."""
-    result = await conn.execute(
+async def _skip_earlier(conn: AsyncConnection, row: Row, now: datetime) -> None:
+    """The reminders of the same registration that this one supersedes."""
+    await conn.execute(
         update(outbox)
         .where(
             and_(
@@ -199,22 +226,22 @@ async def skip_siblings(conn: AsyncConnection, row: Row, now: datetime, reason: 
                 outbox.c.state == PENDING,
                 outbox.c.person_id == row.person_id,
                 outbox.c.session_id == row.session_id,
-                outbox.c.due_at <= now,
-                outbox.c.id != row.id,
+                outbox.c.due_at < row.due_at,
             )
         )
-        .values(state=SKIPPED, reason=reason, finished_at=now)
+        .values(state=SKIPPED, reason="superseded", finished_at=now)
     )
-    return result.rowcount or 0
 
 
-async def next_due(conn: AsyncConnection, reaches: list[Reach]) -> datetime | None:
+async def next_due(conn: AsyncConnection, reaches: list[Reach], now: datetime) -> datetime | None:
+    """The earliest time something is claimable: now if a message is due, else the next due time."""
     where = reach_filter(reaches)
     if where is None:
         return None
-    return (
-        await conn.execute(select(func.min(outbox.c.due_at)).where(and_(outbox.c.state == PENDING, where)))
-    ).scalar()
+    if (await conn.execute(select(outbox.c.id).where(and_(_claimable(now), where)).limit(1))).first():
+        return now
+    later = and_(outbox.c.state == PENDING, outbox.c.due_at > now, where)
+    return (await conn.execute(select(func.min(outbox.c.due_at)).where(later))).scalar()
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:

@@ -76,3 +76,36 @@ async def test_many_processes_never_overbook_lose_or_duplicate(database_url, tmp
         assert reminders == 60 * 3
     finally:
         await core.close()
+
+
+async def test_two_dispatchers_on_one_database_send_each_message_once(database_url, tmp_path):
+    from shared.clock import FakeClock
+    from tests.support import RecordingPort, person
+
+    program = load_program(program_file(tmp_path))
+    roundtable = program.session("roundtable")
+    clock = FakeClock(roundtable.starts_at - timedelta(days=2))
+    settings = make_settings(database_url, dispatch_batch=10, dispatch_concurrency=4)
+    first = await Roundtable.open(settings, program=program, clock=clock)
+    second = await Roundtable.open(settings, program=program, clock=clock)
+    try:
+        for i in range(120):
+            await first.register(person(f"p{i:03d}"), "roundtable")
+        await clock.set(roundtable.starts_at - timedelta(minutes=10))  # all three offsets are due
+        ports = [RecordingPort(delay=0.002), RecordingPort(delay=0.002)]
+        first.attach(ports[0])
+        second.attach(ports[1])
+        handled = await asyncio.gather(first.dispatch_due(), second.dispatch_due())
+        sent = [r.user_id for port in ports for r, _ in port.direct]
+        assert sum(handled) >= 120
+        # one reminder per person: the other two overdue ones are superseded
+        assert sorted(sent) == [f"p{i:03d}" for i in range(120)]
+        async with first.db.transaction() as conn:
+            states = dict(
+                (await conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))).fetchall()
+            )
+        assert states.get("sending", 0) == 0 and states.get("pending", 0) == 0
+        assert (states["sent"], states["skipped"]) == (120, 240)
+    finally:
+        await first.close()
+        await second.close()
