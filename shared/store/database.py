@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -58,7 +59,9 @@ class Database:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
         self.dialect = self.engine.dialect.name
+        self._local_writer: asyncio.Lock | None = None
         if self.dialect == "sqlite":
+            self._local_writer = asyncio.Lock()
             database = make_url(self.url).database
             if database and database != ":memory:":
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -71,7 +74,13 @@ class Database:
 
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
-        async with self.engine.begin() as conn:
+        if self._local_writer is None:
+            async with self.engine.begin() as conn:
+                yield conn
+            return
+        # SQLite takes one writer at a time; queueing here is fairer and far faster than
+        # letting this process's own connections wait in SQLite's sleeping busy handler
+        async with self._local_writer, self.engine.begin() as conn:
             yield conn
 
     async def upgrade(self) -> None:
