@@ -290,7 +290,7 @@ class Roundtable:
         return reply(title + ":", fields=fields)
 
     async def _cmd_roster(self, inv: Invocation) -> Message:
-        session = self._session_or_raise(inv.args["session"])
+        session = registrations.session_or_raise(self.program, inv.args["session"])
         async with self.db.transaction() as conn:
             entries = await registrations.roster(conn, session.id)
         if not entries:
@@ -321,7 +321,7 @@ class Roundtable:
         return reply(f"Roster of {session.title}", fields=fields)
 
     async def _cmd_announce(self, inv: Invocation) -> Message:
-        session = self._session_or_raise(inv.args["session"])
+        session = registrations.session_or_raise(self.program, inv.args["session"])
         body = insights.clean_text(inv.args["message"])
         if not body:
             return refusal("The announcement is empty.", error_field="message")
@@ -372,9 +372,3 @@ class Roundtable:
             titles = ", ".join(s.title for s in map(self.program.session, linked.freed) if s)
             text += f" You held two places in {titles}; I kept the earlier one and freed the other."
         return reply(text)
-
-    def _session_or_raise(self, session_id: str) -> Session:
-        session = self.program.session(session_id.strip().lower())
-        if session is None:
-            raise RegistrationError(registrations.unknown_session(self.program, session_id.strip()))
-        return session

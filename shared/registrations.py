@@ -118,9 +118,7 @@ async def standing(conn: AsyncConnection, person_id: int, session_id: str) -> St
 async def register(
     conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime
 ) -> Standing:
-    session = program.session(session_id)
-    if session is None:
-        raise RegistrationError(unknown_session(program, session_id))
+    session = session_or_raise(program, session_id)
     account = await people.resolve(conn, identity, now)
     await lock_session(conn, session.id)
     existing = await standing(conn, account.person_id, session.id)
@@ -166,9 +164,7 @@ async def register(
 async def cancel(
     conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime
 ) -> Cancellation:
-    session = program.session(session_id)
-    if session is None:
-        raise RegistrationError(unknown_session(program, session_id))
+    session = session_or_raise(program, session_id)
     account = await people.find(conn, identity)
     if account is None:
         return Cancellation(session.id, None)
@@ -273,6 +269,13 @@ async def counts(conn: AsyncConnection, session_id: str) -> dict[str, int]:
         .group_by(registrations.c.status)
     )
     return {status: n for status, n in rows}
+
+
+def session_or_raise(program: Program, session_id: str) -> Session:
+    session = program.session(session_id.strip().lower())
+    if session is None:
+        raise RegistrationError(unknown_session(program, session_id.strip()))
+    return session
 
 
 def unknown_session(program: Program, session_id: str) -> str:
