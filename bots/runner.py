@@ -58,6 +58,18 @@ async def _start_slack(core: Roundtable) -> Adapter:
     return adapter
 
 
+async def _close_all(adapters: list[Adapter]) -> None:
+    """Close every adapter at once, two seconds at most."""
+
+    async def close(adapter: Adapter) -> None:
+        try:
+            await asyncio.wait_for(adapter.close(), timeout=2)
+        except Exception as exc:
+            log.warning("closing the %s adapter failed: %s", adapter.platform, exc)
+
+    await asyncio.gather(*(close(a) for a in adapters))
+
+
 async def run(settings: Settings, program: Program, *, console_name: str) -> int:
     from bots.cli import cmd_console, open_core
 
@@ -78,7 +90,22 @@ async def run(settings: Settings, program: Program, *, console_name: str) -> int
     if settings.slack_enabled:
         starters.append(("Slack", _start_slack(core)))
     # side by side: a slow or failing platform does not hold up the other
-    results = await asyncio.gather(*(start for _, start in starters), return_exceptions=True)
+    tasks = [asyncio.ensure_future(start) for _, start in starters]
+    starting = asyncio.gather(*tasks, return_exceptions=True)
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
+    stopped.cancel()
+    if not starting.done():
+        # SIGTERM while a platform is still connecting (up to 30 s): abandon the start
+        log.info("Stopping before every adapter started")
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        await _close_all([t.result() for t in tasks if not t.cancelled() and t.exception() is None])
+        await core.close(grace=0.1)
+        log.info("Stopped.")
+        return 0
+    results = starting.result()
     adapters: list[Adapter] = []
     for (name, _), result in zip(starters, results, strict=True):
         if isinstance(result, BaseException):
@@ -96,14 +123,10 @@ async def run(settings: Settings, program: Program, *, console_name: str) -> int
     )
     await stop.wait()
 
-    log.info("Stopping: finishing the messages in flight (at most %.0f s)", settings.shutdown_grace)
+    log.info("Stopping: finishing the messages in flight (at most %g s)", settings.shutdown_grace)
     # the dispatcher first, while the platforms can still take what is in flight
     await core.dispatcher.stop(settings.shutdown_grace)
-    for adapter in adapters:
-        try:
-            await asyncio.wait_for(adapter.close(), timeout=2)
-        except Exception as exc:
-            log.warning("closing the %s adapter failed: %s", adapter.platform, exc)
+    await _close_all(adapters)
     await core.close(grace=0.1)
     log.info("Stopped.")
     return 0

@@ -104,8 +104,14 @@ def would_ping(body: dict[str, Any]) -> set[str]:
 class DiscordStandin:
     """Discord for one bot in one guild."""
 
-    def __init__(self, *, token: str = "standin-token", guild_name: str = "Resilient Cities") -> None:
+    def __init__(
+        self, *, token: str = "standin-token", guild_name: str = "Resilient Cities", dm_delay: float = 0.0
+    ) -> None:
         self.token = token
+        # seconds the stand-in takes to answer a message posted into a DM channel (sends in flight)
+        self.dm_delay = dm_delay
+        # False: the gateway takes the IDENTIFY but never says READY (a stalled connection)
+        self.send_ready = True
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self.app_id = self.snowflake()
         self.guild_id = self.snowflake()
@@ -267,6 +273,20 @@ class DiscordStandin:
             and (m := re.fullmatch(r"/channels/(\d+)/messages", r.path))
             and m.group(1) in channels
         ]
+
+    def dm_arrivals(self, user: StandinUser) -> list[Recorded]:
+        """Messages posted into a user's DM channel, answered or not (yet)."""
+        return [
+            r
+            for r in self.requests
+            if self._is_dm_post(r.method, r.path, user.id) and (r.status == 0 or 200 <= r.status < 300)
+        ]
+
+    def _is_dm_post(self, method: str, path: str, user_id: str | None = None) -> bool:
+        m = re.fullmatch(r"/channels/(\d+)/messages", path)
+        if method != "POST" or m is None or m.group(1) not in self.dm_channels:
+            return False
+        return user_id is None or self.dm_channels[m.group(1)] == user_id
 
     def channel_bodies(self, channel_id: str) -> list[dict[str, Any]]:
         return [r.json for r in self.find("POST", rf"/channels/{channel_id}/messages") if r.status == 200]
@@ -461,6 +481,11 @@ class DiscordStandin:
         record = Recorded(request.method, path, dict(request.query), body, headers=dict(request.headers))
         self.requests.append(record)
         status, payload, headers = self._answer(request, path, body)
+        if self.dm_delay and 200 <= status < 300 and self._is_dm_post(request.method, path):
+            # arrived (status 0 until answered), then a slow answer
+            async with self._changed:
+                self._changed.notify_all()
+            await asyncio.sleep(self.dm_delay)
         record.status = status
         async with self._changed:
             self._changed.notify_all()
@@ -601,6 +626,10 @@ class DiscordStandin:
         self.identifies.append(data)
         if data.get("token") != self.token:
             await ws.close(code=4004, message=b"Authentication failed.")
+            return
+        async with self._changed:
+            self._changed.notify_all()
+        if not self.send_ready:
             return
         self._sockets.append(ws)
         self._seq += 1

@@ -74,6 +74,8 @@ class SlackStandIn:
     requests: list[Recorded] = field(default_factory=list)
     users: dict[str, User] = field(default_factory=dict)
     channels: set[str] = field(default_factory=set)  # public channels the bot may post in
+    # seconds before answering a chat.postMessage to a person (recorded on arrival): sends in flight
+    dm_delay: float = 0.0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -145,6 +147,12 @@ class SlackStandIn:
             if r.method == method and all(r.args.get(k) == v for k, v in where.items())
         ]
 
+    def dms_to(self, user_id: str) -> list[Recorded]:
+        """chat.postMessage calls addressed to a person (by user id or their DM channel)."""
+        return [
+            r for r in self.calls("chat.postMessage") if r.args.get("channel") in (user_id, "D" + user_id[1:])
+        ]
+
     def responses(self, key: str | None = None) -> list[dict[str, Any]]:
         """Bodies posted to response URLs (ephemeral replies to commands and clicks)."""
         return [r.args for r in self.calls("response_url") if key is None or r.path.endswith(f"/{key}")]
@@ -205,6 +213,12 @@ class SlackStandIn:
 
         handler = getattr(self, "_m_" + method.replace(".", "_"), None)
         body = handler(args) if handler else {"ok": True}
+        if (
+            self.dm_delay
+            and method == "chat.postMessage"
+            and str(args.get("channel", "")).startswith(("U", "D"))
+        ):
+            await asyncio.sleep(self.dm_delay)
         return web.json_response(body)
 
     def _take_failure(self, method: str, args: dict[str, Any]) -> _Failure | None:
