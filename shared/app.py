@@ -41,7 +41,6 @@ class Roundtable:
             program,
             clock,
             concurrency=settings.dispatch_concurrency,
-            batch=settings.dispatch_batch,
             retries=settings.dispatch_retries,
         )
 

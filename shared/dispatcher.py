@@ -49,19 +49,17 @@ class Dispatcher:
         clock: Clock,
         *,
         concurrency: int = 8,
-        batch: int = 50,
         retries: int = 3,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
     ) -> None:
         self.db = db
         self.program = program
         self.clock = clock
-        self.batch = batch
+        self.concurrency = concurrency
         self.retries = retries
         self.retry_delays = retry_delays
         self.ports: dict[str, DeliveryPort] = {}
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
-        self._slots = asyncio.Semaphore(concurrency)
         self._wake = asyncio.Event()
         self._next: datetime | None = None
         self._task: asyncio.Task[None] | None = None
@@ -98,6 +96,8 @@ class Dispatcher:
 
     async def _run(self) -> None:
         while not self._stopping:
+            # cleared before looking at the queue, so a wake-up that arrives meanwhile is kept
+            self._wake.clear()
             try:
                 async with self.db.transaction() as conn:
                     stale = await outbox.expire_stale(conn, self.clock.now(), LEASE)
@@ -109,10 +109,7 @@ class Dispatcher:
                     now = self.clock.now()
                     due = await outbox.next_due(conn, reaches, now) if reaches else None
                 self._next = min(due, now + RECHECK) if due else now + RECHECK
-                self._wake.clear()
-                if self._stopping:
-                    break
-                if due is not None and due <= now:
+                if self._stopping or (due is not None and due <= now):
                     continue
                 await self.clock.sleep_until(self._next, self._wake)
             except asyncio.CancelledError:
@@ -120,11 +117,14 @@ class Dispatcher:
             except Exception:
                 # a database hiccup must not end reminders for good
                 log.exception("the dispatcher loop failed; trying again shortly")
-                self._wake.clear()
                 await self.clock.sleep_until(self.clock.now() + timedelta(seconds=5), self._wake)
 
     async def dispatch_due(self) -> int:
-        """Send everything due now, a batch at a time; returns how many rows were handled."""
+        """Send everything due now; returns how many rows were handled.
+
+        Rows are claimed ``concurrency`` at a time and all of a claim is sent at once, so a
+        claimed row is never left waiting for a slot (a crash then loses no untouched row).
+        """
         handled = 0
         async with self._pass_lock:
             while not self._stopping:
@@ -133,12 +133,12 @@ class Dispatcher:
                     break
                 now = self.clock.now()
                 async with self.db.transaction() as conn:
-                    rows = await outbox.claim(conn, reaches, now, self.batch, self.name)
+                    rows = await outbox.claim(conn, reaches, now, self.concurrency, self.name)
                 if not rows:
                     break
                 await self._send_batch(rows)
                 handled += len(rows)
-                if len(rows) < self.batch:
+                if len(rows) < self.concurrency:
                     break
         return handled
 
@@ -146,7 +146,8 @@ class Dispatcher:
         started: set[int] = set()
         tasks = [asyncio.create_task(self._deliver(row, started)) for row in rows]
         try:
-            await asyncio.gather(*tasks)
+            # every task runs to its end: none may go on sending after its row was handed back
+            results = await asyncio.gather(*tasks, return_exceptions=True)
         except asyncio.CancelledError:
             for task in tasks:
                 task.cancel()
@@ -156,6 +157,9 @@ class Dispatcher:
             unsent = [row.id for row in rows if row.id not in started]
             if unsent:
                 await asyncio.shield(self._release(unsent))
+        for row, result in zip(rows, results, strict=True):
+            if isinstance(result, Exception):
+                log.error("message %s could not be handled: %r", row.id, result)
 
     async def _release(self, row_ids: list[int]) -> None:
         async with self.db.transaction() as conn:
@@ -181,30 +185,30 @@ class Dispatcher:
                 )
 
     async def _deliver(self, row: Row, started: set[int]) -> None:
-        async with self._slots:
-            if self._stopping:
-                return  # released by _send_batch
-            port = self.ports.get(row.platform)
-            if port is None:
-                return
-            now = self.clock.now()
-            async with self.db.transaction() as conn:
-                prepared = await notices.prepare(conn, self.program, row, now)
-                recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
-            started.add(row.id)
-            if isinstance(prepared, notices.Skip):
-                await self._record(row, Outcome(outbox.SKIPPED, prepared.reason))
-                return
-            if isinstance(prepared, notices.Send) and recipient is None:
-                await self._record(row, Outcome(outbox.SKIPPED, "unknown_recipient"))
-                return
-            try:
-                outcome = await self._attempt(row, port, prepared, recipient)
-            except asyncio.CancelledError:
-                # the platform may or may not have it: never send it again
-                await self._record(row, Outcome(outbox.FAILED, "interrupted", "stopped mid-send"))
-                raise
-            await self._record(row, outcome)
+        """Send one claimed row. Until ``started`` holds it, the row is handed back on failure."""
+        if self._stopping:
+            return
+        port = self.ports.get(row.platform)
+        if port is None:
+            return
+        now = self.clock.now()
+        async with self.db.transaction() as conn:
+            prepared = await notices.prepare(conn, self.program, row, now)
+            recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
+        started.add(row.id)
+        if isinstance(prepared, notices.Skip):
+            await self._record(row, Outcome(outbox.SKIPPED, prepared.reason))
+            return
+        if isinstance(prepared, notices.Send) and recipient is None:
+            await self._record(row, Outcome(outbox.SKIPPED, "unknown_recipient"))
+            return
+        try:
+            outcome = await self._attempt(row, port, prepared, recipient)
+        except asyncio.CancelledError:
+            # the platform may or may not have it: never send it again
+            await self._record(row, Outcome(outbox.FAILED, "interrupted", "stopped mid-send"))
+            raise
+        await self._record(row, outcome)
 
     async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> Outcome:
         for attempt in range(self.retries + 1):

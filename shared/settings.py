@@ -25,9 +25,8 @@ class Settings(BaseSettings):
     insight_rate_limit: int = Field(default=3, ge=1)
     insight_rate_window: timedelta = timedelta(minutes=10)
 
-    # the reminder dispatcher
+    # the reminder dispatcher: messages claimed and sent at once
     dispatch_concurrency: int = Field(default=8, ge=1, le=100)
-    dispatch_batch: int = Field(default=50, ge=1, le=1000)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
 

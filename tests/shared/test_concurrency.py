@@ -85,7 +85,7 @@ async def test_two_dispatchers_on_one_database_send_each_message_once(database_u
     program = load_program(program_file(tmp_path))
     roundtable = program.session("roundtable")
     clock = FakeClock(roundtable.starts_at - timedelta(days=2))
-    settings = make_settings(database_url, dispatch_batch=10, dispatch_concurrency=4)
+    settings = make_settings(database_url, dispatch_concurrency=4)
     first = await Roundtable.open(settings, program=program, clock=clock)
     second = await Roundtable.open(settings, program=program, clock=clock)
     try:

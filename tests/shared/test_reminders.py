@@ -201,7 +201,7 @@ async def test_sends_run_with_bounded_concurrency(settings, program, clock):
 
 async def test_the_dispatcher_reads_the_queue_in_batches(settings, program, clock):
     core = await Roundtable.open(
-        settings.model_copy(update={"dispatch_batch": 5}), program=program, clock=clock
+        settings.model_copy(update={"dispatch_concurrency": 5}), program=program, clock=clock
     )
     try:
         claimed = []
@@ -335,3 +335,34 @@ async def test_a_hard_stop_mid_send_marks_the_unknown_ones_and_resends_none(sett
     assert set(states) <= {("sent", None), ("failed", "interrupted")}
     assert states[("sent", None)] == set(users)
     assert sum(len(v) for v in states.values()) == 40
+
+
+async def test_an_error_handling_one_message_sends_no_other_twice(settings, program, clock, monkeypatch):
+    from shared import notices
+
+    core = await Roundtable.open(
+        settings.model_copy(update={"dispatch_concurrency": 3}), program=program, clock=clock
+    )
+    try:
+        port = RecordingPort()
+        core.attach(port)
+        for who in ("ann", "ben", "cid", "dot"):
+            await core.register(person(who), "roundtable")
+        await clock.set(core.program.session("roundtable").starts_at - timedelta(days=1))
+        real = notices.prepare
+        calls = 0
+
+        async def flaky(conn, program, row, now):
+            nonlocal calls
+            calls += 1
+            if calls == 1:
+                raise RuntimeError("database is locked")
+            return await real(conn, program, row, now)
+
+        monkeypatch.setattr(notices, "prepare", flaky)
+        await core.dispatch_due()
+        await core.dispatch_due()
+        users = [r.user_id for r, _ in port.direct]
+        assert sorted(users) == ["ann", "ben", "cid", "dot"]  # each once; the failed one retried
+    finally:
+        await core.close(grace=1)
