@@ -98,9 +98,9 @@ def load(settings: Settings) -> Program:
         raise Failure(str(exc), 2) from exc
 
 
-async def open_core(settings: Settings, program: Program) -> Roundtable:
+async def open_core(settings: Settings, program: Program, *, sync: bool = True) -> Roundtable:
     try:
-        return await Roundtable.open(settings, program=program)
+        return await Roundtable.open(settings, program=program, sync=sync)
     except DatabaseUrlError as exc:
         raise Failure(str(exc), 2) from exc
     except (OSError, ConnectionError) as exc:
@@ -112,9 +112,14 @@ async def open_core(settings: Settings, program: Program) -> Roundtable:
 
 
 async def with_core(
-    settings: Settings, program: Program, work: Callable[[Roundtable], Awaitable[int]]
+    settings: Settings,
+    program: Program,
+    work: Callable[[Roundtable], Awaitable[int]],
+    *,
+    sync: bool = False,
 ) -> int:
-    core = await open_core(settings, program)
+    """Run ``work`` on a core; reports leave the schedule in the database as the bot set it."""
+    core = await open_core(settings, program, sync=sync)
     try:
         return await work(core)
     finally:
@@ -135,7 +140,7 @@ async def cmd_console(args, settings: Settings, program: Program) -> int:
         await adapter.run()
         return 0
 
-    return await with_core(settings, program, work)
+    return await with_core(settings, program, work, sync=True)
 
 
 async def cmd_run(args, settings: Settings, program: Program) -> int:

@@ -9,6 +9,7 @@ from datetime import datetime
 from typing import Any
 
 from rich.table import Table
+from rich.text import Text
 from sqlalchemy import func, select
 
 from shared import registrations
@@ -118,12 +119,13 @@ def as_table(rows: list[dict[str, Any]], title: str, columns: list[str]) -> Tabl
     return table
 
 
-def _cell(value: Any) -> str:
+def _cell(value: Any) -> Text:
+    """People's words as plain text: rich must not read them as markup."""
     if value is None:
-        return "—"
+        return Text("—")
     if isinstance(value, list):
-        return ", ".join(value)
-    return str(value)
+        return Text(", ".join(value))
+    return Text(str(value))
 
 
 def digest_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:

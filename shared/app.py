@@ -52,18 +52,24 @@ class Roundtable:
         program: Program | None = None,
         clock: Clock | None = None,
         upgrade: bool = True,
+        sync: bool = True,
     ) -> Roundtable:
-        """Load the program, open (and by default create or upgrade) the database, sync sessions."""
+        """Load the program, open (and by default create or upgrade) the database.
+
+        ``sync`` applies the program to the database (moved sessions, new capacities); only the
+        bot itself does that, never a report, which may run with another program at hand.
+        """
         program = program or load_program(settings.roundtable_program)
         db = Database(settings.database_url)
         core = cls(settings, program, db, clock or SystemClock())
         try:
             if upgrade:
                 await db.upgrade()
-            async with db.transaction() as conn:
-                changes = await program_sync.sync(conn, program, core.clock.now())
-            for change in changes:
-                log.info("program: %s", change)
+            if sync:
+                async with db.transaction() as conn:
+                    changes = await program_sync.sync(conn, program, core.clock.now())
+                for change in changes:
+                    log.info("program: %s", change)
         except BaseException:
             await db.close()
             raise
@@ -268,10 +274,7 @@ class Roundtable:
         if theme_id:
             theme = self.program.theme(theme_id)
             if theme is None:
-                known = ", ".join(f"`{t.id}`" for t in self.program.themes)
-                return refusal(
-                    f"There is no theme called `{theme_id}`. Choose one of {known}.", error_field="theme"
-                )
+                return refusal(self.program.unknown_theme(theme_id), error_field="theme")
         async with self.db.transaction() as conn:
             posts = await insights.latest(conn, self.program, theme.id if theme else None)
         if not posts:

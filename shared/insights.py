@@ -69,9 +69,7 @@ async def submit(
 ) -> InsightPost:
     theme = program.theme(theme_id or "")
     if theme is None:
-        known = ", ".join(f"`{t.id}`" for t in program.themes)
-        what = f"There is no theme called `{theme_id}`." if theme_id else "Which theme?"
-        raise InsightError(f"{what} Choose one of {known}.", "theme")
+        raise InsightError(program.unknown_theme(theme_id or ""), "theme")
     body = clean_text(text)
     if not body:
         raise InsightError("Your insight is empty. Write a lesson or a change you saw.", "text")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import re
 import tomllib
 from datetime import UTC, datetime, timedelta
 from importlib import resources
@@ -15,6 +16,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     StringConstraints,
     ValidationError,
     field_validator,
@@ -98,8 +100,8 @@ class Session(_Strict):
     access: Literal["open", "registration"]
     capacity: int | None = Field(default=None, gt=0, le=100_000)
     join_url: AnyHttpUrl
-    # filled in by Program from [event] timezone
-    timezone: str = "UTC"
+    # the [event] timezone, set by Program: times in the file are local to it
+    _zone: str = PrivateAttr(default="UTC")
 
     @model_validator(mode="after")
     def _capacity(self) -> Session:
@@ -110,10 +112,22 @@ class Session(_Strict):
         return self
 
     @property
+    def timezone(self) -> str:
+        return self._zone
+
+    @property
     def starts_at(self) -> datetime:
         """The start in UTC (the file gives local time in the event's zone)."""
-        local = self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self.timezone))
+        local = self.start if self.start.tzinfo else self.start.replace(tzinfo=ZoneInfo(self._zone))
         return local.astimezone(UTC)
+
+    @property
+    def skipped_local_time(self) -> bool:
+        """A local start that the clocks jump over when daylight saving time begins."""
+        if self.start.tzinfo:
+            return False
+        zone = ZoneInfo(self._zone)
+        return self.starts_at.astimezone(zone).replace(tzinfo=None) != self.start
 
     @property
     def ends_at(self) -> datetime:
@@ -142,22 +156,15 @@ class Program(_Strict):
     sessions: list[Session] = Field(min_length=1)
     themes: list[Theme] = Field(min_length=1)
 
-    @model_validator(mode="before")
-    @classmethod
-    def _zone_into_sessions(cls, data: object) -> object:
-        if isinstance(data, dict):
-            zone = (data.get("event") or {}).get("timezone") if isinstance(data.get("event"), dict) else None
-            sessions = data.get("sessions")
-            if zone and isinstance(sessions, list):
-                data = dict(data)
-                data["sessions"] = [
-                    {**s, "timezone": zone} if isinstance(s, dict) and "timezone" not in s else s
-                    for s in sessions
-                ]
-        return data
-
     @model_validator(mode="after")
     def _consistent(self) -> Program:
+        for session in self.sessions:
+            session._zone = self.event.timezone
+            if session.skipped_local_time:
+                raise ValueError(
+                    f"sessions: {session.id!r} starts at {session.start:%Y-%m-%d %H:%M}, a time that does "
+                    f"not exist in {self.event.timezone} (the clocks jump forward then)"
+                )
         for kind, items in (("sessions", self.sessions), ("themes", self.themes)):
             seen: set[str] = set()
             for item in items:
@@ -184,8 +191,26 @@ class Program(_Strict):
     def zone(self) -> ZoneInfo:
         return self.event.zone
 
+    def unknown_session(self, typed: str) -> str:
+        known = ", ".join(f"`{s.id}`" for s in self.sessions)
+        return f"{_no_such('session', typed)} Choose one of {known}."
+
+    def unknown_theme(self, typed: str) -> str:
+        known = ", ".join(f"`{t.id}`" for t in self.themes)
+        return f"{_no_such('theme', typed)} Choose one of {known}."
+
     def describe_offsets(self) -> list[str]:
         return [format_duration(o) for o in self.reminders.offsets]
+
+
+def _no_such(kind: str, typed: str) -> str:
+    typed = typed.strip()
+    if not typed:
+        return f"Which {kind}?"
+    # echo only what looks like an id: the reply is core text, which adapters render as markup
+    if re.fullmatch(r"[A-Za-z0-9_#-]{1,50}", typed):
+        return f"There is no {kind} called `{typed}`."
+    return f"There is no such {kind}."
 
 
 def _location(loc: tuple[int | str, ...], data: dict) -> str:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, registrations
@@ -17,7 +17,12 @@ from shared.store.schema import sessions
 async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[str]:
     """Apply the program; returns what changed, in words. Safe to run from several processes."""
     changes: list[str] = []
-    known = {row.id: row for row in await conn.execute(select(sessions).with_for_update())}
+    if conn.dialect.name == "postgresql":
+        # an empty table has no rows to lock: serialise first starts of several processes
+        await conn.execute(text("SELECT pg_advisory_xact_lock(7345002)"))
+    known = {
+        row.id: row for row in await conn.execute(select(sessions).order_by(sessions.c.id).with_for_update())
+    }
     for session in program.sessions:
         values = _values(session, now)
         row = known.get(session.id)
@@ -34,13 +39,23 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
         ):
             continue
         await conn.execute(update(sessions).where(sessions.c.id == session.id).values(**values))
-        if row.starts_at != session.starts_at:
-            moved = await _replan(conn, program, session, row.starts_at, now)
-            changes.append(f"{session.id} moved; {moved} registrants will be told")
-        if session.capped and (row.capacity is None or (session.capacity or 0) > row.capacity):
+        moved = row.starts_at != session.starts_at
+        if moved or not row.in_program:
+            count = await _replan(conn, program, session, row.starts_at, now, notify=moved)
+            changes.append(
+                f"{session.id} {'moved' if moved else 'is back in the program'}; {count} registrants re-planned"
+            )
+        if row.access != session.access:
+            await _reaccess(conn, session)
+            changes.append(f"{session.id} is now {session.access}; its registrations follow")
+        if session.capped:
+            if row.capacity is not None and (session.capacity or 0) < row.capacity:
+                changes.append(
+                    f"{session.id} has fewer seats; nobody loses a confirmed seat, new people wait"
+                )
             promoted = await registrations.fill_seats(conn, session, now)
             if promoted:
-                changes.append(f"{session.id} has more seats; {len(promoted)} promoted from the waitlist")
+                changes.append(f"{session.id}: {len(promoted)} promoted from the waitlist")
     for session_id, row in known.items():
         if program.session(session_id) is None and row.in_program:
             await conn.execute(update(sessions).where(sessions.c.id == session_id).values(in_program=False))
@@ -66,10 +81,42 @@ def _values(session: Session, now: datetime) -> dict:
     }
 
 
+async def _reaccess(conn: AsyncConnection, session: Session) -> None:
+    """Open to registration: follows become seats in the order taken, the rest wait.
+    Registration to open: everyone follows."""
+    regs = (
+        (
+            await conn.execute(
+                select(registrations_table.c.id)
+                .where(registrations_table.c.session_id == session.id)
+                .order_by(registrations_table.c.id)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    for index, reg_id in enumerate(regs):
+        if not session.capped:
+            status = registrations.FOLLOWING
+        elif index < (session.capacity or 0):
+            status = registrations.CONFIRMED
+        else:
+            status = registrations.WAITLISTED
+        await conn.execute(
+            update(registrations_table).where(registrations_table.c.id == reg_id).values(status=status)
+        )
+
+
 async def _replan(
-    conn: AsyncConnection, program: Program, session: Session, old_start: datetime, now: datetime
+    conn: AsyncConnection,
+    program: Program,
+    session: Session,
+    old_start: datetime,
+    now: datetime,
+    *,
+    notify: bool,
 ) -> int:
-    """New reminder times for everyone registered, and a 'moved' notice to each."""
+    """New reminder times for everyone registered and, if it moved, one 'moved' notice each."""
     people = (
         (
             await conn.execute(
@@ -83,11 +130,12 @@ async def _replan(
         target = await registrations.target_of(conn, person_id, session.id)
         if target is None:
             continue
-        await outbox.drop_pending(conn, person_id, session.id)
+        # an earlier 'moved' notice that is still unsent is out of date too
+        await outbox.drop_pending(conn, person_id, session.id, kinds=("reminder", "moved"))
         await outbox.plan_reminders(
             conn, target, session.id, session.starts_at, program.reminders.offsets, now
         )
-        if now < session.ends_at:
+        if notify and now < session.ends_at:
             await outbox.enqueue_notice(
                 conn, "moved", target, session.id, now, body=str(int(old_start.timestamp()))
             )

@@ -274,12 +274,5 @@ async def counts(conn: AsyncConnection, session_id: str) -> dict[str, int]:
 def session_or_raise(program: Program, session_id: str) -> Session:
     session = program.session(session_id.strip().lower())
     if session is None:
-        raise RegistrationError(unknown_session(program, session_id.strip()))
+        raise RegistrationError(program.unknown_session(session_id))
     return session
-
-
-def unknown_session(program: Program, session_id: str) -> str:
-    known = ", ".join(f"`{s.id}`" for s in program.sessions)
-    if not session_id:
-        return f"Which session? Choose one of {known}."
-    return f"There is no session called `{session_id}`. Choose one of {known}."

@@ -27,6 +27,7 @@ from bots.discord.render import (
 )
 from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
 from shared.identity import Identity, Reach, Recipient
+from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import InsightPost, Message, refusal
 from shared.port import (
     DMS_CLOSED,
@@ -41,6 +42,8 @@ if TYPE_CHECKING:
     from shared.app import Roundtable
 
 log = logging.getLogger(__name__)
+
+WORKSPACE = "discord"
 
 DEFAULT_API_BASE = "https://discord.com/api/v10"
 # Discord drops an interaction not acknowledged within 3 s; answer directly only when fast
@@ -103,10 +106,10 @@ class InsightModal(discord.ui.Modal):
             style=discord.TextStyle.paragraph,
             custom_id="text",
             placeholder="What did your city learn after a crisis?",
-            max_length=4000,
+            max_length=MAX_TEXT,
         )
         self.city: discord.ui.TextInput[InsightModal] = discord.ui.TextInput(
-            label="City (optional)", custom_id="city", required=False, max_length=100
+            label="City (optional)", custom_id="city", required=False, max_length=MAX_CITY
         )
         self.anonymous: discord.ui.Select[InsightModal] = discord.ui.Select(
             custom_id="anonymous",
@@ -218,6 +221,10 @@ class DiscordAdapter:
         assert app_id is not None  # set by login()
         self.invite = invite_url(app_id)
         log.info("Discord: logged in as %s; invite the bot with %s", self.client.user, self.invite)
+        if self.guild_id is None:
+            log.warning(
+                "Discord: DISCORD_GUILD_ID is not set, so nobody on Discord can use /roster or /announce"
+            )
         await self.sync_commands()
         self.core.attach(self)
         self._attached = True
@@ -263,17 +270,22 @@ class DiscordAdapter:
 
     def identity(self, interaction: discord.Interaction) -> Identity:
         user = interaction.user
+        # Discord user ids are global: one person in every server and in DMs
         return Identity(
             platform="discord",
-            workspace=str(interaction.guild_id or "dm"),
+            workspace=WORKSPACE,
             user_id=str(user.id),
             display_name=user.display_name,
         )
 
-    @staticmethod
-    def is_organizer(interaction: discord.Interaction) -> bool:
-        """Manage Server in this guild; checked at run time as default permissions can be overridden."""
-        return interaction.guild_id is not None and interaction.permissions.manage_guild
+    def is_organizer(self, interaction: discord.Interaction) -> bool:
+        """Manage Server in the event's own server (DISCORD_GUILD_ID), checked at run time since
+        default permissions can be overridden; anyone may add a public bot to a server of their own."""
+        return (
+            self.guild_id is not None
+            and interaction.guild_id == self.guild_id
+            and interaction.permissions.manage_guild
+        )
 
     async def _on_interaction(self, interaction: discord.Interaction) -> None:
         # components (buttons) and modals are dispatched by discord.py's view store

@@ -169,3 +169,18 @@ def test_run_without_tokens_opens_the_console_on_the_default_database(env, tmp_p
     assert result.returncode == 0, result.stderr
     assert "You are following Roundtable" in result.stdout
     assert (tmp_path / "roundtable.db").exists()
+
+
+def test_reports_show_markup_in_people_text_as_typed(env):
+    roundtable(
+        env,
+        "console",
+        "--as",
+        "[/x]mallory",
+        stdin="/register workshop\n/insight decision-making Use [/] and [bold]x[/bold]\n",
+    )
+    insights = roundtable(env, "insights")
+    assert insights.returncode == 0, insights.stderr
+    assert "[bold]x[/bold]" in insights.stdout
+    roster = roundtable(env, "roster", "workshop")
+    assert roster.returncode == 0 and "[/x]mallory" in roster.stdout

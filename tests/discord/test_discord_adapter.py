@@ -457,3 +457,20 @@ async def test_without_a_guild_id_commands_sync_globally(
     finally:
         await adapter.close()
         await core.close(grace=1)
+
+
+async def test_manage_server_elsewhere_grants_nothing(bot: DiscordAdapter, standin: DiscordStandin) -> None:
+    from types import SimpleNamespace
+
+    def asked(guild_id: int | None, manage: bool) -> bool:
+        return bot.is_organizer(
+            SimpleNamespace(guild_id=guild_id, permissions=SimpleNamespace(manage_guild=manage))
+        )
+
+    event_server = int(standin.guild_id)
+    assert asked(event_server, True)
+    assert not asked(event_server, False)
+    assert not asked(event_server + 1, True)  # someone added the public bot to their own server
+    assert not asked(None, True)
+    bot.guild_id = None  # with no event server configured, nobody on Discord is an organizer
+    assert not asked(event_server, True)

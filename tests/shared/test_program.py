@@ -117,3 +117,18 @@ def test_not_toml_and_a_missing_file(tmp_path):
     missing = tmp_path / "nope.toml"
     with pytest.raises(ProgramError, match=r"nope.toml: cannot read the program file"):
         load_program(missing)
+
+
+def test_a_session_cannot_pick_its_own_zone():
+    text = GOOD.replace('id = "talk"', 'id = "talk"\ntimezone = "Mars/Olympus"')
+    with pytest.raises(ProgramError, match=r"sessions\[0\].timezone \(id 'talk'\): unknown key"):
+        parse_program(text, "event.toml")
+
+
+def test_a_start_in_the_daylight_saving_gap_is_refused():
+    # Paris skips 02:00-03:00 on the last Sunday of March
+    text = GOOD.replace("2026-12-10T17:00:00", "2026-03-29T02:30:00").replace(
+        "2026-12-10T17:50:00", "2026-03-29T17:50:00"
+    )
+    with pytest.raises(ProgramError, match=r"'talk' starts at 2026-03-29 02:30, a time that does not exist"):
+        parse_program(text, "event.toml")
