@@ -7,6 +7,7 @@ is never claimed again, whatever happens next.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import socket
@@ -16,6 +17,7 @@ from datetime import datetime, timedelta
 
 from sqlalchemy import update
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import notices, outbox, people
 from shared.clock import Clock
@@ -28,7 +30,7 @@ from shared.store.schema import identities
 log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=10)
-# a safety net for rows added by other processes, which cannot wake this one
+# a safety net: on SQLite, rows added by other processes cannot wake this one
 RECHECK = timedelta(minutes=5)
 RETRY_DELAYS = (1.0, 3.0, 9.0)
 
@@ -66,6 +68,7 @@ class Dispatcher:
         self._stopping = False
         self._pass_lock = asyncio.Lock()
         self._writing: set[asyncio.Task[None]] = set()
+        self._listener: AsyncConnection | None = None
 
     # -- ports -----------------------------------------------------------------------------
     def attach(self, port: DeliveryPort) -> None:
@@ -92,7 +95,27 @@ class Dispatcher:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            await self._listen()
             self._task = asyncio.create_task(self._run(), name="roundtable-dispatcher")
+
+    async def _listen(self) -> None:
+        """On PostgreSQL, wake up when another process queues something (LISTEN/NOTIFY)."""
+        if self.db.is_sqlite:
+            return
+        try:
+            self._listener = await self.db.engine.connect()
+            raw = await self._listener.get_raw_connection()
+            await raw.driver_connection.add_listener(outbox.CHANNEL, lambda *_: self.poke())
+        except Exception as exc:
+            # without it, other processes' messages are still found at the next recheck
+            log.warning("cannot listen for queued messages (%s); rechecking every %s", exc, RECHECK)
+            await self._unlisten()
+
+    async def _unlisten(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            with contextlib.suppress(Exception):
+                await listener.close()
 
     async def _run(self) -> None:
         while not self._stopping:
@@ -246,3 +269,4 @@ class Dispatcher:
             await asyncio.gather(task, return_exceptions=True)
         if self._writing:
             await asyncio.gather(*self._writing, return_exceptions=True)
+        await self._unlisten()

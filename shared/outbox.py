@@ -15,6 +15,8 @@ from shared.identity import Reach
 from shared.store.schema import outbox
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
+# PostgreSQL tells every listening dispatcher, in any process, when something is queued
+CHANNEL = "roundtable_outbox"
 PERSONAL_KINDS = ("reminder", "promotion", "moved", "announcement")
 
 
@@ -64,6 +66,7 @@ async def plan_reminders(
     ]
     if rows:
         await conn.execute(insert(outbox), rows)
+        await _announce(conn)
     return [r["due_at"] for r in rows]
 
 
@@ -76,6 +79,7 @@ async def enqueue_notice(
     body: str | None = None,
 ) -> None:
     await conn.execute(insert(outbox).values(**_values(kind, target, session_id, now, now, body=body)))
+    await _announce(conn)
 
 
 async def enqueue_insight(
@@ -94,6 +98,13 @@ async def enqueue_insight(
             created_at=now,
         )
     )
+    await _announce(conn)
+
+
+async def _announce(conn: AsyncConnection) -> None:
+    """Wake the dispatchers of other processes; PostgreSQL delivers it on commit, once."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(select(func.pg_notify(CHANNEL, "")))
 
 
 async def drop_pending(conn: AsyncConnection, person_id: int, session_id: str, kinds=("reminder",)) -> int:

@@ -7,9 +7,11 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from sqlalchemy import func, select
 
 from shared.app import Roundtable
+from shared.commands import Invocation
 from shared.program import load_program
 from shared.store.schema import outbox, registrations
 from tests.conftest import make_settings
@@ -109,3 +111,31 @@ async def test_two_dispatchers_on_one_database_send_each_message_once(database_u
     finally:
         await first.close()
         await second.close()
+
+
+async def test_a_dispatcher_wakes_when_another_process_queues_on_postgres(database_url, tmp_path):
+    """On PostgreSQL a promotion queued by one process wakes the sleeping dispatcher of another."""
+    if not database_url.startswith("postgres"):
+        pytest.skip("SQLite has no cross-process notification; its dispatchers recheck every 5 minutes")
+    from tests.support import RecordingPort, person, until
+
+    program = load_program(program_file(tmp_path))
+    program = program.model_copy(
+        update={
+            "sessions": [s.model_copy(update={"capacity": 1}) if s.capped else s for s in program.sessions]
+        }
+    )
+    sender = await Roundtable.open(make_settings(database_url), program=program)
+    other = await Roundtable.open(make_settings(database_url), program=program)
+    try:
+        port = RecordingPort()
+        sender.attach(port)
+        await sender.start()
+        await asyncio.sleep(0.3)  # asleep until the next due time, days away
+        await other.register(person("ann"), "workshop")
+        await other.register(person("ben"), "workshop")
+        await other.handle(Invocation(person("ann"), "unregister", {"session": "workshop"}))
+        await until(lambda: port.texts_for("ben"), limit=3, what="the promotion sent by the other process")
+    finally:
+        await other.close()
+        await sender.close()
