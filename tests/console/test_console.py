@@ -184,3 +184,29 @@ def test_reports_show_markup_in_people_text_as_typed(env):
     assert "[bold]x[/bold]" in insights.stdout
     roster = roundtable(env, "roster", "workshop")
     assert roster.returncode == 0 and "[/x]mallory" in roster.stdout
+
+
+@pytest.mark.parametrize(
+    ("settings", "words"),
+    [
+        (
+            {"DISCORD_TOKEN": "x", "DISCORD_API_BASE": "http://127.0.0.1:1/api/v10"},
+            "Discord adapter did not start",
+        ),
+        (
+            {
+                "SLACK_BOT_TOKEN": "xoxb-x",
+                "SLACK_APP_TOKEN": "xapp-x",
+                "SLACK_API_URL": "http://127.0.0.1:1/api/",
+            },
+            "Slack adapter did not start",
+        ),
+    ],
+)
+def test_run_with_unusable_credentials_exits_with_a_clear_error(env, settings, words):
+    result = roundtable({**env, **settings}, "run")
+    assert result.returncode == 2, result.stderr
+    assert words in result.stderr and "No adapter could start" in result.stderr
+    assert "Traceback" not in result.stderr
+    for secret in ("xoxb-x", "xapp-x"):
+        assert secret not in result.stderr
