@@ -51,6 +51,12 @@ def sqlite_url(tmp_path) -> str:
     return f"sqlite:///{tmp_path / 'roundtable.db'}"
 
 
+@pytest.fixture
+def postgres_url() -> str:
+    """PostgreSQL only, for what SQLite has no counterpart of."""
+    return _postgres_url()
+
+
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def database_url(request, tmp_path) -> str:
     """Each core test runs on both backends."""

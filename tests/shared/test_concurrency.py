@@ -113,10 +113,10 @@ async def test_two_dispatchers_on_one_database_send_each_message_once(database_u
         await second.close()
 
 
-async def test_a_dispatcher_wakes_when_another_process_queues_on_postgres(database_url, tmp_path):
+@pytest.mark.postgres
+async def test_a_dispatcher_wakes_when_another_process_queues_on_postgres(postgres_url, tmp_path):
     """On PostgreSQL a promotion queued by one process wakes the sleeping dispatcher of another."""
-    if not database_url.startswith("postgres"):
-        pytest.skip("SQLite has no cross-process notification; its dispatchers recheck every 5 minutes")
+    database_url = postgres_url
     from tests.support import RecordingPort, person, until
 
     program = load_program(program_file(tmp_path))
