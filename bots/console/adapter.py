@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import sys
 import threading
 from typing import TextIO
@@ -17,6 +18,7 @@ from shared.messages import InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
 
 WORKSPACE = "local"
+log = logging.getLogger(__name__)
 
 
 class ConsoleAdapter:
@@ -65,7 +67,21 @@ class ConsoleAdapter:
             name, args = parse_line(line)
         except CommandLineError as exc:
             return Message(text=str(exc), ok=False, kind="error")
-        return await self.core.handle(Invocation(self.identity, name, args, organizer=self.organizer))
+        try:
+            return await self.core.handle(Invocation(self.identity, name, args, organizer=self.organizer))
+        except Exception:
+            # the database may be away for a moment: say so and keep the chat open
+            log.exception("the command %r failed", line)
+            return Message(
+                text="Sorry, something went wrong on my side. Please try again.", ok=False, kind="error"
+            )
+
+    async def _deliver_due(self) -> None:
+        try:
+            await self.core.dispatch_due()
+        except Exception:
+            # undelivered messages stay queued; the background dispatcher tries again
+            log.exception("delivering queued messages failed")
 
     def _read_lines(self) -> asyncio.Queue[str]:
         """Lines from a daemon thread, so that Ctrl-C never waits for a pending read."""
@@ -102,7 +118,7 @@ class ConsoleAdapter:
                 if message is not None:
                     self.show(message)
                 # let a promotion or DM caused by this command print before the next prompt
-                await self.core.dispatch_due()
-            await self.core.dispatch_due()
+                await self._deliver_due()
+            await self._deliver_due()
         finally:
             self.core.detach(self)
