@@ -59,6 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     program = sub.add_parser("program", help="show the schedule")
     program.add_argument("--tz", help="show times in this IANA zone (default: the event's)")
+    program.add_argument("--format", choices=["table", "ics"], default="table", help="ics: an iCalendar file")
 
     roster = sub.add_parser("roster", help="confirmed seats and the waitlist of a session")
     roster.add_argument("session")
@@ -197,6 +198,12 @@ def _setting_warnings(settings: Settings) -> list[str]:
 
 
 async def cmd_program(args, settings: Settings, program: Program) -> int:
+    if args.format == "ics":
+        from shared.calendar import program_calendar
+        from shared.clock import utcnow
+
+        sys.stdout.buffer.write(program_calendar(program, now=utcnow()))
+        return 0
     try:
         zone = ZoneInfo(args.tz) if args.tz else program.zone
     except (ZoneInfoNotFoundError, ValueError) as exc:

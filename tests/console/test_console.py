@@ -210,3 +210,9 @@ def test_run_with_unusable_credentials_exits_with_a_clear_error(env, settings, w
     assert "Traceback" not in result.stderr
     for secret in ("xoxb-x", "xapp-x"):
         assert secret not in result.stderr
+
+
+def test_the_program_as_an_ics_file(env):
+    result = roundtable(env, "program", "--format", "ics")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("BEGIN:VCALENDAR") and result.stdout.count("BEGIN:VEVENT") == 2
