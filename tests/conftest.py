@@ -13,7 +13,7 @@ from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.program import load_program
 from shared.settings import Settings
-from tests.support import T0
+from tests.support import T0, opened_core
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
@@ -87,20 +87,12 @@ def program():
 
 @pytest.fixture
 async def core(settings, program, clock) -> AsyncIterator[Roundtable]:
-    core = await Roundtable.open(settings, program=program, clock=clock)
-    core.dispatcher.retry_delays = (0.01,)
-    try:
+    async with opened_core(settings, program, clock) as core:
         yield core
-    finally:
-        await core.close(grace=2)
 
 
 @pytest.fixture
 async def sqlite_core(sqlite_url, program, clock) -> AsyncIterator[Roundtable]:
     """A core on SQLite only, for adapter tests."""
-    core = await Roundtable.open(make_settings(sqlite_url), program=program, clock=clock)
-    core.dispatcher.retry_delays = (0.01,)
-    try:
+    async with opened_core(make_settings(sqlite_url), program, clock) as core:
         yield core
-    finally:
-        await core.close(grace=2)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -83,3 +85,16 @@ async def outbox_rows(core, **where):
         query = query.where(outbox.c[column] == value)
     async with core.db.transaction() as conn:
         return (await conn.execute(query)).fetchall()
+
+
+@asynccontextmanager
+async def opened_core(settings, program: Program, clock, *, grace: float = 2) -> AsyncIterator:
+    """A core for a test: retries without waiting, closed at the end."""
+    from shared.app import Roundtable
+
+    core = await Roundtable.open(settings, program=program, clock=clock)
+    core.dispatcher.retry_delays = (0.01,)
+    try:
+        yield core
+    finally:
+        await core.close(grace=grace)

@@ -10,6 +10,8 @@ import discord
 import pytest
 import yarl
 
+from tests.support import opened_core
+
 # the stand-in module lives next to this file; tests import it by name
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -37,14 +39,8 @@ async def discord_core(
     standin: DiscordStandin, sqlite_url: str, clock: FakeClock
 ) -> AsyncIterator[Roundtable]:
     standin.add_channel("citizen-participation", THEME_CHANNEL)
-    core = await Roundtable.open(
-        discord_settings(standin, sqlite_url), program=discord_program(), clock=clock
-    )
-    core.dispatcher.retry_delays = (0.01,)
-    try:
+    async with opened_core(discord_settings(standin, sqlite_url), discord_program(), clock) as core:
         yield core
-    finally:
-        await core.close(grace=2)
 
 
 @pytest.fixture

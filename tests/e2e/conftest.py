@@ -9,6 +9,8 @@ from pathlib import Path
 import discord
 import pytest
 
+from tests.support import opened_core
+
 # the Discord stand-in is imported by name, as in tests/discord
 sys.path.insert(0, str(Path(__file__).parent.parent / "discord"))
 
@@ -16,7 +18,6 @@ from discord_standin import DiscordStandin
 
 from bots.discord import DiscordAdapter
 from bots.slack.adapter import SlackAdapter
-from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.program import parse_program
 from tests.conftest import make_settings
@@ -67,18 +68,16 @@ async def world(
         slack_api_url=slack_standin.api_url,
         slack_admin_ids=SLACK_ADMIN,
     )
-    core = await Roundtable.open(settings, program=parse_program(PROGRAM, "e2e program"), clock=clock)
-    core.dispatcher.retry_delays = (0.01,)
-    discord_bot = DiscordAdapter(core, guild_ready_timeout=0.05)
-    slack_bot = SlackAdapter(core)
-    try:
-        await discord_bot.start()
-        await slack_bot.connect()
-        assert {p for p in core.dispatcher.ports} == {"discord", "slack"}
-        await core.start()  # the one dispatcher, serving both platforms
-        yield World(core, clock, slack_standin, discord_standin, slack_bot, discord_bot)
-    finally:
-        await core.dispatcher.stop(2)
-        await slack_bot.close()
-        await discord_bot.close()
-        await core.close(grace=1)
+    async with opened_core(settings, parse_program(PROGRAM, "e2e program"), clock, grace=1) as core:
+        discord_bot = DiscordAdapter(core, guild_ready_timeout=0.05)
+        slack_bot = SlackAdapter(core)
+        try:
+            await discord_bot.start()
+            await slack_bot.connect()
+            assert {p for p in core.dispatcher.ports} == {"discord", "slack"}
+            await core.start()  # the one dispatcher, serving both platforms
+            yield World(core, clock, slack_standin, discord_standin, slack_bot, discord_bot)
+        finally:
+            await core.dispatcher.stop(2)
+            await slack_bot.close()
+            await discord_bot.close()
