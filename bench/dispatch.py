@@ -1,16 +1,12 @@
 """How fast the dispatcher drains a large due queue, and how much memory it holds meanwhile.
 
-    python bench/dispatch.py [--people 5000] [--database-url postgresql://127.0.0.1:5432/bench]
-
-Registers N people for the open session (3 reminders each), jumps the clock to the 10-minute
+Registers N people for the open session (3 reminders each), jumps the clock to the 1-day
 reminder, and drains the queue through a port that only counts. Peak memory is traced with
 tracemalloc while draining: it should stay flat as N grows, since rows are claimed in batches.
 """
 
 from __future__ import annotations
 
-import argparse
-import asyncio
 import tempfile
 import time
 import tracemalloc
@@ -20,6 +16,7 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import track
 
+from bench.figures import Figure, Options
 from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.identity import Identity, Reach
@@ -45,17 +42,17 @@ class CountingPort:
         self.sent += 1
 
 
-async def main(people: int, url: str | None) -> None:
-    out = Console()
+async def drain(people: int, url: str | None) -> dict[str, float]:
     program = load_program()
     session = program.session("roundtable")
+    assert session is not None
     clock = FakeClock(session.starts_at - timedelta(days=3))
     with tempfile.TemporaryDirectory() as tmp:
         url = url or f"sqlite:///{Path(tmp) / 'bench.db'}"
         core = await Roundtable.open(Settings(_env_file=None, database_url=url), program=program, clock=clock)
         try:
             started = time.perf_counter()
-            for i in track(range(people), description="registering", console=out):
+            for i in track(range(people), description=f"registering {people}", console=Console(stderr=True)):
                 await core.register(Identity("console", "local", f"p{i}", f"P{i}"), "roundtable")
             registering = time.perf_counter() - started
 
@@ -70,16 +67,25 @@ async def main(people: int, url: str | None) -> None:
             tracemalloc.stop()
         finally:
             await core.close()
-    backend = url.split(":", 1)[0]
-    out.print(f"backend {backend}, {people} people")
-    out.print(f"  register: {people / registering:,.0f} registrations/s ({registering:.1f} s)")
-    out.print(f"  dispatch: {port.sent / draining:,.0f} reminders/s ({port.sent} in {draining:.1f} s)")
-    out.print(f"  peak traced memory while draining: {peak / 1024 / 1024:.1f} MiB")
+    return {
+        "register_per_s": people / registering,
+        "dispatch_per_s": port.sent / draining,
+        "peak_mib": peak / 1024 / 1024,
+    }
 
 
-if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--people", type=int, default=5000)
-    parser.add_argument("--database-url")
-    args = parser.parse_args()
-    asyncio.run(main(args.people, args.database_url))
+async def measure(options: Options) -> list[Figure]:
+    people = 300 if options.quick else 1000
+    result = await drain(people, None)
+    figures = [
+        Figure(
+            "dispatch_per_s", f"dispatch, SQLite, {people} due, counting port", result["dispatch_per_s"], "/s"
+        ),
+        Figure("dispatch_peak_mib", "peak traced memory while draining", result["peak_mib"], "MiB"),
+    ]
+    if options.database_url:
+        pg = await drain(people, options.database_url)
+        figures.append(
+            Figure("dispatch_pg_per_s", f"dispatch, PostgreSQL, {people} due", pg["dispatch_per_s"], "/s")
+        )
+    return figures

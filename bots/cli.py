@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import getpass
 import logging
 import sys
 from collections.abc import Awaitable, Callable
@@ -14,10 +13,12 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import ValidationError
 from rich.console import Console
 from rich.logging import RichHandler
+from rich.markup import escape
 from rich.table import Table
 
-from bots import reports
+from bots import registry, reports, runner
 from shared.app import Roundtable
+from shared.errors import StorageError
 from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
 from shared.store.database import Database, DatabaseUrlError, safe_url
@@ -46,7 +47,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     run = sub.add_parser("run", help="run the bot: every adapter whose credentials are set, else the console")
-    run.add_argument("--slack-http", action="store_true", help="serve Slack over HTTP instead of Socket Mode")
+    for plugin in registry.plugins():
+        for flag in plugin.run_flags:
+            run.add_argument(flag.flag, action="store_true", help=flag.help)
     run.add_argument(
         "--as", dest="name", help="console name when no platform is configured (default: your login)"
     )
@@ -104,12 +107,8 @@ async def open_core(settings: Settings, program: Program, *, sync: bool = True) 
         return await Roundtable.open(settings, program=program, sync=sync)
     except DatabaseUrlError as exc:
         raise Failure(str(exc), 2) from exc
-    except (OSError, ConnectionError) as exc:
-        raise Failure(f"Cannot reach the database at {safe_url(settings.database_url)}: {exc}") from exc
-    except Exception as exc:
-        if type(exc).__module__.startswith(("sqlalchemy", "asyncpg", "sqlite3", "alembic")):
-            raise Failure(f"The database at {safe_url(settings.database_url)} failed: {exc}") from exc
-        raise
+    except StorageError as exc:
+        raise Failure(str(exc)) from exc
 
 
 async def with_core(
@@ -128,40 +127,43 @@ async def with_core(
 
 
 # -- commands --------------------------------------------------------------------------------
+async def _run(settings: Settings, program: Program, chosen: list[runner.Chosen]) -> int:
+    core = await open_core(settings, program)
+    try:
+        return await runner.run(core, chosen)
+    finally:
+        await core.close(grace=0.1)
+
+
 async def cmd_console(args, settings: Settings, program: Program) -> int:
-    from bots.console.adapter import ConsoleAdapter
+    console = registry.plugin("console")
+    chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer))
+    return await _run(settings, program, [chosen])
 
-    async def work(core: Roundtable) -> int:
-        adapter = ConsoleAdapter(core, args.name, organizer=args.organizer)
-        if sys.stdin.isatty():
-            err.print(
-                f"[bold]{program.event.name}[/] — you are [bold]{args.name}[/]. "
-                "Type /help for commands, /quit or Ctrl-D to leave."
-            )
-        await adapter.run()
-        return 0
 
-    return await with_core(settings, program, work, sync=True)
+def _overrides(args) -> dict[str, dict[str, object]]:
+    """``roundtable run`` flags, as settings of the adapters that declared them."""
+    overrides: dict[str, dict[str, object]] = {}
+    for plugin in registry.plugins():
+        for flag in plugin.run_flags:
+            if getattr(args, flag.flag.lstrip("-").replace("-", "_"), False):
+                overrides.setdefault(plugin.name, {})[flag.setting] = flag.value
+    if args.name:
+        overrides.setdefault("console", {})["name"] = args.name
+    return overrides
 
 
 async def cmd_run(args, settings: Settings, program: Program) -> int:
-    from bots.runner import run
-
-    if args.slack_http:
-        settings = settings.model_copy(update={"slack_mode": "http"})
-    return await run(settings, program, console_name=args.name or _login())
-
-
-def _login() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "me"
+    chosen = runner.choose(registry.plugins(), _overrides(args))
+    if all(c.plugin.fallback for c in chosen):
+        log.info(
+            "No platform tokens are set: opening the %s",
+            " and ".join(c.plugin.summary(c.settings) for c in chosen),
+        )
+    return await _run(settings, program, chosen)
 
 
 async def cmd_check(args, settings: Settings, program: Program) -> int:
-    from bots.runner import enabled_adapters
-
     source = settings.roundtable_program or "the bundled program"
     out.print(
         f"[green]✓[/] {source}: {program.event.name} — {len(program.sessions)} sessions, {len(program.themes)} themes"
@@ -169,32 +171,29 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
     for session in program.sessions:
         cap = f"{session.capacity} seats" if session.capped else "open"
         out.print(
-            f"  • {session.id}: {format_moment(session.starts_at, 'F', program.zone, now=session.starts_at)}, {session.minutes} min, {cap}"
+            f"  • {session.id}: {format_moment(session.starts_at, 'full', program.zone, now=session.starts_at)}, {session.minutes} min, {cap}"
         )
     out.print(f"  reminders: {', '.join(program.describe_offsets())} before each session")
+    for note in program.deprecations:
+        out.print(f"[yellow]![/] {escape(note)}")
+    plugins = registry.plugins()
+    problems = runner.channel_problems(program, plugins, str(source))
+    for problem in problems:
+        err.print(f"[red]✗[/] {escape(problem)}")
     try:
         Database(settings.database_url).engine.sync_engine.dispose()
     except DatabaseUrlError as exc:
         raise Failure(str(exc), 2) from exc
     out.print(f"[green]✓[/] database: {safe_url(settings.database_url)}")
-    adapters = enabled_adapters(settings)
-    out.print(
-        "[green]✓[/] adapters `run` starts: "
-        + (", ".join(adapters) if adapters else "console (no platform tokens set)")
-    )
-    for warning in _setting_warnings(settings):
-        out.print(f"[yellow]![/] {warning}")
-    return 0
-
-
-def _setting_warnings(settings: Settings) -> list[str]:
-    warnings = []
-    if settings.slack_bot_token and not settings.slack_enabled:
-        need = "SLACK_SIGNING_SECRET" if settings.slack_mode == "http" else "SLACK_APP_TOKEN"
-        warnings.append(f"SLACK_BOT_TOKEN is set but {need} is not: Slack will not start")
-    if (settings.slack_app_token or settings.slack_signing_secret) and not settings.slack_bot_token:
-        warnings.append("a Slack app token or signing secret is set without SLACK_BOT_TOKEN")
-    return warnings
+    chosen = runner.choose(plugins)
+    names = ", ".join(c.plugin.summary(c.settings) for c in chosen)
+    if all(c.plugin.fallback for c in chosen):
+        names += " (no platform tokens set)"
+    out.print(f"[green]✓[/] adapters `run` starts: {names}")
+    for plugin in plugins:
+        for warning in plugin.settings().warnings():
+            out.print(f"[yellow]![/] {escape(warning)}")
+    return 2 if problems else 0
 
 
 async def cmd_program(args, settings: Settings, program: Program) -> int:
@@ -216,8 +215,8 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
         access = f"registration, {s.capacity} seats" if s.capped else "open to all"
         table.add_row(
             f"{s.id}\n{s.title}",
-            format_moment(s.starts_at, "F", zone, now=s.starts_at, locale=program.event.locale),
-            format_moment(s.ends_at, "t", zone, now=s.ends_at, locale=program.event.locale),
+            format_moment(s.starts_at, "full", zone, now=s.starts_at, locale=program.event.locale),
+            format_moment(s.ends_at, "time", zone, now=s.ends_at, locale=program.event.locale),
             access,
             s.join,
         )

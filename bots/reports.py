@@ -10,12 +10,9 @@ from typing import Any
 
 from rich.table import Table
 from rich.text import Text
-from sqlalchemy import func, select
 
-from shared import registrations
+from shared import insights, outbox, platforms, registrations
 from shared.app import Roundtable
-from shared.identity import PLATFORM_LABELS
-from shared.store.schema import identities, insights, outbox
 
 
 def _iso(at: datetime | None) -> str | None:
@@ -30,7 +27,7 @@ async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]
             "name": e.name,
             "status": e.status,
             "position": e.position,
-            "platforms": [PLATFORM_LABELS.get(p, p) for p in e.platforms],
+            "platforms": [platforms.label(p) for p in e.platforms],
             "registered_at": _iso(e.registered_at),
         }
         for e in entries
@@ -38,61 +35,46 @@ async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]
 
 
 async def insight_rows(core: Roundtable, theme_id: str | None) -> list[dict[str, Any]]:
-    query = select(insights).order_by(insights.c.theme_id, insights.c.created_at, insights.c.id)
-    if theme_id:
-        query = query.where(insights.c.theme_id == theme_id)
-    rows = []
     async with core.db.transaction() as conn:
-        for r in await conn.execute(query):
-            theme = core.program.theme(r.theme_id)
-            rows.append(
-                {
-                    "id": r.id,
-                    "theme": r.theme_id,
-                    "theme_name": theme.name if theme else r.theme_id,
-                    "text": r.text,
-                    "city": r.city,
-                    "author": None if r.anonymous else r.author_name,
-                    "platform": PLATFORM_LABELS.get(r.platform, r.platform),
-                    "created_at": _iso(r.created_at),
-                }
-            )
-    return rows
+        posts = await insights.latest(conn, core.program, theme_id, limit=None)
+    posts.sort(key=lambda p: (p.theme_id, p.created_at, p.insight_id))
+    return [
+        {
+            "id": p.insight_id,
+            "theme": p.theme_id,
+            "theme_name": p.theme_name,
+            "text": p.text,
+            "city": p.city,
+            "author": p.author,
+            "platform": platforms.label(p.platform),
+            "created_at": _iso(p.created_at),
+        }
+        for p in posts
+    ]
 
 
 async def reminder_rows(core: Roundtable, limit: int, state: str | None) -> tuple[list[dict], dict[str, int]]:
-    query = (
-        select(outbox, identities.c.display_name)
-        .select_from(outbox.outerjoin(identities, identities.c.id == outbox.c.identity_id))
-        .order_by(outbox.c.due_at, outbox.c.id)
-        .limit(limit)
-    )
-    if state:
-        query = query.where(outbox.c.state == state)
     async with core.db.transaction() as conn:
-        rows = (await conn.execute(query)).fetchall()
-        totals = {
-            s: n for s, n in await conn.execute(select(outbox.c.state, func.count()).group_by(outbox.c.state))
+        entries = await outbox.listing(conn, limit, state)
+        totals = await outbox.counts(conn)
+    rows = [
+        {
+            "id": e.id,
+            "kind": e.kind,
+            "session": e.session_id,
+            "to": e.to,
+            "platform": platforms.label(e.platform),
+            "due_at": _iso(e.due_at),
+            "offset": e.offset_seconds,
+            "state": e.state,
+            "reason": e.reason,
+            "detail": e.detail,
+            "attempts": e.attempts,
+            "finished_at": _iso(e.finished_at),
         }
-    out = []
-    for r in rows:
-        out.append(
-            {
-                "id": r.id,
-                "kind": r.kind,
-                "session": r.session_id,
-                "to": r.display_name if r.kind != "insight" else f"channel {r.recipient}",
-                "platform": PLATFORM_LABELS.get(r.platform, r.platform),
-                "due_at": _iso(r.due_at),
-                "offset": r.offset_seconds,
-                "state": r.state,
-                "reason": r.reason,
-                "detail": r.detail,
-                "attempts": r.attempts,
-                "finished_at": _iso(r.finished_at),
-            }
-        )
-    return out, totals
+        for e in entries
+    ]
+    return rows, totals
 
 
 def as_json(rows: Any) -> str:

@@ -1,132 +1,158 @@
-"""``roundtable run``: every adapter whose credentials are set, in one process, one dispatcher."""
+"""``roundtable run``: every enabled adapter in one process, around one core and one dispatcher.
+
+The runner knows adapters only through the registry (:mod:`bots.registry`) and the
+:class:`shared.port.Adapter` life cycle: start, wait, close.
+"""
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import logging
 import signal
-from typing import Protocol
+from dataclasses import dataclass
+from typing import Any
 
 from shared.app import Roundtable
+from shared.errors import AdapterStartError
+from shared.port import Adapter, AdapterPlugin
 from shared.program import Program
-from shared.settings import Settings
 
 log = logging.getLogger("roundtable")
 
-
-class Adapter(Protocol):
-    platform: str
-
-    async def close(self) -> None: ...
+CLOSE_TIMEOUT = 2.0
 
 
-def enabled_adapters(settings: Settings) -> list[str]:
-    names = []
-    if settings.discord_enabled:
-        names.append("discord")
-    if settings.slack_enabled:
-        names.append(f"slack ({settings.slack_mode})")
-    return names
+@dataclass(frozen=True, slots=True)
+class Chosen:
+    plugin: AdapterPlugin
+    settings: Any
 
 
-async def _start_discord(core: Roundtable) -> Adapter:
-    from bots.discord import DiscordAdapter
+def choose(plugins: list[AdapterPlugin], overrides: dict[str, dict[str, Any]] | None = None) -> list[Chosen]:
+    """The adapters `run` starts: every enabled one, else the fallback (the console).
 
-    adapter = DiscordAdapter(core)
+    ``overrides`` maps an adapter's name to settings that win over its environment.
+    """
+    overrides = overrides or {}
+    chosen = []
+    for plugin in plugins:
+        if plugin.fallback:
+            continue
+        settings = plugin.settings(**overrides.get(plugin.name, {}))
+        if settings.enabled:
+            chosen.append(Chosen(plugin, settings))
+    if chosen:
+        return chosen
+    return [Chosen(p, p.settings(**overrides.get(p.name, {}))) for p in plugins if p.fallback]
+
+
+def channel_problems(program: Program, plugins: list[AdapterPlugin], source: str = "program") -> list[str]:
+    """Theme channels their adapter refuses, and channels for adapters nobody knows."""
+    by_name = {p.name: p for p in plugins}
+    problems = []
+    for index, theme in enumerate(program.themes):
+        for name, channel in theme.channels.items():
+            where = f"{source}: themes[{index}].channels.{name} (id {theme.id!r})"
+            plugin = by_name.get(name)
+            if plugin is None:
+                known = ", ".join(p.name for p in plugins if not p.fallback)
+                problems.append(f"{where}: there is no adapter called {name!r}; the adapters are {known}")
+            elif complaint := plugin.check_channel(channel):
+                problems.append(f"{where}: {complaint}")
+    return problems
+
+
+async def _start(plugin: AdapterPlugin, core: Roundtable, settings: Any) -> Adapter:
+    adapter = plugin.build(core, settings)
     try:
         await adapter.start()
     except BaseException:
-        await adapter.close()
+        await _close(adapter, 0.1)
         raise
-    guilds = ", ".join(f"{g.name} ({g.id})" for g in adapter.client.guilds) or "no server yet"
-    log.info("Discord adapter started for %s", guilds)
     return adapter
 
 
-async def _start_slack(core: Roundtable) -> Adapter:
-    from bots.slack import SlackAdapter
-
-    adapter = SlackAdapter(core)
+async def _close(adapter: Adapter, grace: float) -> None:
     try:
-        await adapter.connect()
-    except BaseException:
-        await adapter.close()
-        raise
-    log.info("Slack adapter started (%s mode) for workspace %s", adapter.mode, adapter.team_id)
-    return adapter
+        await asyncio.wait_for(adapter.close(grace), timeout=grace + CLOSE_TIMEOUT)
+    except Exception as exc:
+        log.warning("closing the %s adapter failed: %s", adapter.platform, exc or type(exc).__name__)
 
 
-async def _close_all(adapters: list[Adapter]) -> None:
-    """Close every adapter at once, two seconds at most."""
-
-    async def close(adapter: Adapter) -> None:
-        try:
-            await asyncio.wait_for(adapter.close(), timeout=2)
-        except Exception as exc:
-            log.warning("closing the %s adapter failed: %s", adapter.platform, exc)
-
-    await asyncio.gather(*(close(a) for a in adapters))
+async def _close_all(adapters: list[Adapter], grace: float = 0.5) -> None:
+    await asyncio.gather(*(_close(a, grace) for a in adapters))
 
 
-async def run(settings: Settings, program: Program, *, console_name: str) -> int:
-    from bots.cli import cmd_console, open_core
+async def run(core: Roundtable, chosen: list[Chosen]) -> int:
+    """Start the chosen adapters side by side, serve until a signal or until one ends, then stop.
 
-    if not enabled_adapters(settings):
-        log.info("No platform tokens are set: opening the console adapter as %s", console_name)
-        return await cmd_console(argparse.Namespace(name=console_name, organizer=False), settings, program)
-
+    Returns the exit code: 0 after a clean stop, 2 when no adapter could start.
+    """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    try:
+        return await _serve(core, chosen, stop)
+    finally:
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            with contextlib.suppress(NotImplementedError, RuntimeError):
+                loop.remove_signal_handler(sig)
 
-    core = await open_core(settings, program)
-    starters = []
-    if settings.discord_enabled:
-        starters.append(("Discord", _start_discord(core)))
-    if settings.slack_enabled:
-        starters.append(("Slack", _start_slack(core)))
-    # side by side: a slow or failing platform does not hold up the other
-    tasks = [asyncio.ensure_future(start) for _, start in starters]
+
+async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) -> int:
+    # posts to a channel id the platform would refuse fail one by one later: say so now
+    for problem in channel_problems(core.program, [c.plugin for c in chosen if not c.plugin.fallback]):
+        if "there is no adapter called" not in problem:
+            log.warning("%s", problem)
+    # side by side: a slow or failing platform does not hold up the others
+    tasks = [asyncio.ensure_future(_start(c.plugin, core, c.settings)) for c in chosen]
     starting = asyncio.gather(*tasks, return_exceptions=True)
     stopped = asyncio.ensure_future(stop.wait())
     await asyncio.wait({starting, stopped}, return_when=asyncio.FIRST_COMPLETED)
     stopped.cancel()
     if not starting.done():
-        # SIGTERM while a platform is still connecting (up to 30 s): abandon the start
+        # SIGTERM while a platform is still connecting: abandon the start
         log.info("Stopping before every adapter started")
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
         await _close_all([t.result() for t in tasks if not t.cancelled() and t.exception() is None])
-        await core.close(grace=0.1)
+        await core.stop(0.1)
         log.info("Stopped.")
         return 0
-    results = starting.result()
     adapters: list[Adapter] = []
-    for (name, _), result in zip(starters, results, strict=True):
-        if isinstance(result, BaseException):
-            log.error("%s adapter did not start: %s", name, result)
+    for choice, result in zip(chosen, starting.result(), strict=True):
+        if isinstance(result, AdapterStartError):
+            log.error("%s adapter did not start: %s", choice.plugin.label, result)
+        elif isinstance(result, BaseException):
+            log.error("%s adapter did not start: %r", choice.plugin.label, result)
         else:
             adapters.append(result)
     if not adapters:
         log.error("No adapter could start; stopping.")
-        await core.close()
         return 2
 
     await core.start()
-    log.info(
-        "Roundtable is running with %s. Stop with Ctrl-C or SIGTERM.", ", ".join(a.platform for a in adapters)
+    # a terminal chat needs no operator's news on its stderr
+    news = logging.DEBUG if all(c.plugin.fallback for c in chosen) else logging.INFO
+    log.log(
+        news,
+        "Roundtable is running with %s. Stop with Ctrl-C or SIGTERM.",
+        ", ".join(a.label for a in adapters),
     )
-    await stop.wait()
+    waits = {asyncio.ensure_future(a.wait()) for a in adapters}
+    stopped = asyncio.ensure_future(stop.wait())
+    await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in (stopped, *waits):
+        waiting.cancel()
 
-    log.info("Stopping: finishing the messages in flight (at most %g s)", settings.shutdown_grace)
+    grace = core.settings.shutdown_grace
+    log.log(news, "Stopping: finishing the messages in flight (at most %g s)", grace)
     # the dispatcher first, while the platforms can still take what is in flight
-    await core.dispatcher.stop(settings.shutdown_grace)
+    await core.stop(grace)
     await _close_all(adapters)
-    await core.close(grace=0.1)
-    log.info("Stopped.")
+    log.log(news, "Stopped.")
     return 0

@@ -1,12 +1,22 @@
-"""The one command set every adapter offers, and parsing of typed command lines."""
+"""The one command set every adapter offers, its handlers, and parsing of typed command lines.
+
+Specs are data (adapters build native commands from them); handlers are registered
+explicitly with :func:`handler` by the feature modules in ``shared/handlers``.
+"""
 
 from __future__ import annotations
 
 import shlex
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
+from shared.errors import Refusal
 from shared.identity import Identity
+from shared.messages import Message
+
+if TYPE_CHECKING:
+    from shared.app import Roundtable
 
 ChoicesFrom = Literal["sessions", "themes"] | None
 
@@ -22,10 +32,19 @@ class Option:
 
 @dataclass(frozen=True, slots=True)
 class CommandSpec:
+    """A command, and the hints adapters need to present it natively."""
+
     name: str
     description: str
     options: tuple[Option, ...] = ()
     organizer_only: bool = False
+    # the option whose emptiness opens a form (a modal) where the platform has forms
+    form_when_empty: str | None = None
+    # sends to other people or channels, so it may take a while: acknowledge before running it
+    fans_out: bool = False
+
+    def option(self, name: str) -> Option | None:
+        return next((o for o in self.options if o.name == name), None)
 
 
 COMMANDS: dict[str, CommandSpec] = {
@@ -54,6 +73,8 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option("theme", "The theme", choices_from="themes"),
                 Option("text", "Your insight", rest=True),
             ),
+            form_when_empty="text",
+            fans_out=True,
         ),
         CommandSpec(
             "insights",
@@ -65,6 +86,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "Confirmed seats and the waitlist of a session",
             (Option("session", "The session", choices_from="sessions"),),
             organizer_only=True,
+            fans_out=True,
         ),
         CommandSpec(
             "announce",
@@ -74,10 +96,11 @@ COMMANDS: dict[str, CommandSpec] = {
                 Option("message", "The message", rest=True),
             ),
             organizer_only=True,
+            fans_out=True,
         ),
         CommandSpec(
             "link",
-            "Link your accounts on Slack and Discord",
+            "Link your accounts on two platforms",
             (Option("code", "A code from /link", required=False),),
         ),
         CommandSpec("help", "What the bot can do"),
@@ -95,7 +118,34 @@ class Invocation:
     organizer: bool = False
 
 
-class CommandLineError(ValueError):
+Handler = Callable[["Roundtable", Invocation], Awaitable[Message]]
+HANDLERS: dict[str, Handler] = {}
+
+
+def handler(name: str) -> Callable[[Handler], Handler]:
+    """Register the function that runs the command ``name``."""
+
+    def register(function: Handler) -> Handler:
+        if name not in COMMANDS:
+            raise KeyError(f"no command spec named {name!r}")
+        HANDLERS[name] = function
+        return function
+
+    return register
+
+
+def add_command(spec: CommandSpec, function: Handler) -> None:
+    """Add a command to the set (extensions and tests); its name may contain hyphens."""
+    COMMANDS[spec.name] = spec
+    HANDLERS[spec.name] = function
+
+
+def remove_command(name: str) -> None:
+    COMMANDS.pop(name, None)
+    HANDLERS.pop(name, None)
+
+
+class CommandLineError(Refusal):
     """A typed line that is not a command; the message is fit to show the person."""
 
 

@@ -15,7 +15,6 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import update
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -25,7 +24,6 @@ from shared.identity import Reach
 from shared.port import PLATFORM_ERROR, DeliveryError, DeliveryPort
 from shared.program import Program
 from shared.store.database import Database
-from shared.store.schema import identities
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +31,8 @@ LEASE = timedelta(minutes=10)
 # a safety net: on SQLite, rows added by other processes cannot wake this one
 RECHECK = timedelta(minutes=5)
 RETRY_DELAYS = (1.0, 3.0, 9.0)
+# after the grace and the interrupted sends, how long the loop may take to record them and end
+STOP_TIMEOUT = 5.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,6 +68,9 @@ class Dispatcher:
         self._stopping = False
         self._pass_lock = asyncio.Lock()
         self._writing: set[asyncio.Task[None]] = set()
+        # the platform calls in flight: the only work stop() interrupts, never a transaction
+        self._sends: set[asyncio.Task[Outcome]] = set()
+        self._cut_off = False
         self._listener: AsyncConnection | None = None
 
     # -- ports -----------------------------------------------------------------------------
@@ -95,6 +98,7 @@ class Dispatcher:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
+            self._cut_off = False
             await self._listen()
             self._task = asyncio.create_task(self._run(), name="roundtable-dispatcher")
 
@@ -105,11 +109,16 @@ class Dispatcher:
         try:
             self._listener = await self.db.engine.connect()
             raw = await self._listener.get_raw_connection()
-            await raw.driver_connection.add_listener(outbox.CHANNEL, lambda *_: self.poke())
+            await raw.driver_connection.add_listener(outbox.CHANNEL, self._notified)
         except Exception as exc:
             # without it, other processes' messages are still found at the next recheck
             log.warning("cannot listen for queued messages (%s); rechecking every %s", exc, RECHECK)
             await self._unlisten()
+
+    def _notified(self, _connection, pid: int, _channel: str, _payload: str) -> None:
+        # what this core queued woke the loop already, through added(), only if due sooner
+        if pid not in self.db.backend_pids:
+            self.poke()
 
     async def _unlisten(self) -> None:
         listener, self._listener = self._listener, None
@@ -201,11 +210,7 @@ class Dispatcher:
                 conn, row.id, self.name, outcome.state, self.clock.now(), outcome.reason, outcome.detail
             )
             if outcome.dm_channel and row.identity_id:
-                await conn.execute(
-                    update(identities)
-                    .where(identities.c.id == row.identity_id)
-                    .values(dm_channel=outcome.dm_channel)
-                )
+                await people.remember_dm_channel(conn, row.identity_id, outcome.dm_channel)
 
     async def _deliver(self, row: Row, started: set[int]) -> None:
         """Send one claimed row. Until ``started`` holds it, the row is handed back on failure."""
@@ -218,6 +223,8 @@ class Dispatcher:
         async with self.db.transaction() as conn:
             prepared = await notices.prepare(conn, self.program, row, now)
             recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
+        if self._cut_off:
+            return  # stopped while preparing: not started, so handed back
         started.add(row.id)
         if isinstance(prepared, notices.Skip):
             await self._record(row, Outcome(outbox.SKIPPED, prepared.reason))
@@ -225,12 +232,17 @@ class Dispatcher:
         if isinstance(prepared, notices.Send) and recipient is None:
             await self._record(row, Outcome(outbox.SKIPPED, "unknown_recipient"))
             return
+        send = asyncio.ensure_future(self._attempt(row, port, prepared, recipient))
+        self._sends.add(send)
+        send.add_done_callback(self._sends.discard)
         try:
-            outcome = await self._attempt(row, port, prepared, recipient)
+            outcome = await send
         except asyncio.CancelledError:
             # the platform may or may not have it: never send it again
             await self._record(row, Outcome(outbox.FAILED, "interrupted", "stopped mid-send"))
-            raise
+            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
+                raise
+            return  # stop() interrupted the send, not this task
         await self._record(row, outcome)
 
     async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> Outcome:
@@ -257,7 +269,12 @@ class Dispatcher:
         raise AssertionError("unreachable")
 
     async def stop(self, grace: float = 8.0) -> None:
-        """Take no new work; let sends in flight finish for ``grace`` seconds, then stop."""
+        """Take no new work; let sends in flight finish for ``grace`` seconds, then stop.
+
+        Past the grace only the platform calls are interrupted, not the loop: a transaction
+        cancelled half-way can leave its connection, and SQLite's write lock, behind, or
+        claimed rows that are neither sent nor handed back.
+        """
         self._stopping = True
         self._wake.set()
         task, self._task = self._task, None
@@ -265,6 +282,11 @@ class Dispatcher:
             return
         done, _ = await asyncio.wait({task}, timeout=grace)
         if not done:
+            self._cut_off = True
+            for send in list(self._sends):
+                send.cancel()
+            done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+        if not done:  # the database does not answer: give up on it
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
         if self._writing:

@@ -3,17 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal
-
-Platform = Literal["console", "discord", "slack"]
-PLATFORM_LABELS: dict[str, str] = {"console": "Console", "discord": "Discord", "slack": "Slack"}
 
 
 @dataclass(frozen=True, slots=True)
 class Identity:
     """One account on one platform.
 
-    ``workspace`` is the Slack team id, the Discord guild id (or ``"dm"``), or ``"local"``.
+    ``platform`` is the adapter's name; ``workspace`` is where the account lives on that
+    platform (a team, a server, or one value for platforms whose user ids are global).
     """
 
     platform: str

@@ -7,27 +7,27 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, func, insert, select
+from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
+from shared.errors import Refusal
 from shared.identity import Identity
-from shared.messages import InsightPost
+from shared.messages import InsightPost, moment
 from shared.program import Program
 from shared.store.schema import insights
 from shared.store.schema import people as people_table
 
-# A Discord embed field holds 1024 characters and a Slack section 3000: an insight fits both whole.
+# a chat message field holds about a thousand characters on the platforms we know: fits whole
 MAX_TEXT = 1000
 MAX_CITY = 80
 
 
-class InsightError(Exception):
-    """An insight the rules refuse; ``field`` names the form field to highlight."""
+class InsightError(Refusal):
+    """An insight the rules refuse; ``retry_at`` is set when the rate limit refused it."""
 
     def __init__(self, message: str, field: str, retry_at: datetime | None = None) -> None:
-        super().__init__(message)
-        self.field = field
+        super().__init__(message, field)
         self.retry_at = retry_at
 
 
@@ -96,7 +96,7 @@ async def submit(
         retry_at = recent[len(recent) - limits.per_window].created_at + limits.window
         raise InsightError(
             f"You have shared {len(recent)} insights in a short time. Thank you! "
-            "You can share again at <t:{0}:t> (<t:{0}:R>).".format(int(retry_at.timestamp())),
+            f"You can share again at {moment(retry_at, 'time')} ({moment(retry_at, 'relative')}).",
             "text",
             retry_at=retry_at,
         )
@@ -118,9 +118,8 @@ async def submit(
             .returning(insights.c.id)
         )
     ).scalar_one()
-    for platform, channel in (("slack", theme.slack_channel), ("discord", theme.discord_channel)):
-        if channel:
-            await outbox.enqueue_insight(conn, insight_id, platform, channel, now)
+    for platform, channel in theme.channels.items():
+        await outbox.enqueue_insight(conn, insight_id, platform, channel, now)
     return InsightPost(
         insight_id, theme.id, theme.name, body, None if anonymous else author, place, identity.platform, now
     )
@@ -146,14 +145,10 @@ async def get(conn: AsyncConnection, program: Program, insight_id: int) -> Insig
 
 
 async def latest(
-    conn: AsyncConnection, program: Program, theme_id: str | None = None, limit: int = 10
+    conn: AsyncConnection, program: Program, theme_id: str | None = None, limit: int | None = 10
 ) -> list[InsightPost]:
+    """The newest first; ``limit=None`` gives them all."""
     query = select(insights).order_by(insights.c.created_at.desc(), insights.c.id.desc()).limit(limit)
     if theme_id:
         query = query.where(insights.c.theme_id == theme_id)
     return [_post(row, program) for row in await conn.execute(query)]
-
-
-async def count_by_theme(conn: AsyncConnection) -> dict[str, int]:
-    rows = await conn.execute(select(insights.c.theme_id, func.count()).group_by(insights.c.theme_id))
-    return {theme: n for theme, n in rows}

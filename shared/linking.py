@@ -1,4 +1,4 @@
-"""Account linking: one person behind a Slack and a Discord account, holding one seat."""
+"""Account linking: one person behind accounts on several platforms, holding one seat."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import and_, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import outbox, people, registrations
-from shared.identity import PLATFORM_LABELS, Identity
+from shared import outbox, people, platforms, registrations
+from shared.errors import Refusal
+from shared.identity import Identity
 from shared.program import Program
 from shared.store.schema import (
     identities,
@@ -31,8 +32,8 @@ ALPHABET = "ABCDEFGHJKMNPQRSTUVWXYZ23456789"
 CODE_LENGTH = 6
 
 
-class LinkError(Exception):
-    """A link the rules refuse; the message is fit to show the person."""
+class LinkError(Refusal):
+    """A link the rules refuse."""
 
     field = "code"
 
@@ -125,6 +126,4 @@ async def redeem(
 
 
 async def _platforms(conn: AsyncConnection, person_id: int) -> tuple[str, ...]:
-    return tuple(
-        dict.fromkeys(PLATFORM_LABELS.get(p, p) for p, _ in await people.accounts_of(conn, person_id))
-    )
+    return tuple(dict.fromkeys(platforms.label(p) for p, _ in await people.accounts_of(conn, person_id)))

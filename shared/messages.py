@@ -1,8 +1,8 @@
 """The neutral model of replies and messages that every adapter renders natively.
 
 Core-authored text (``Message.text`` and non-verbatim field values) may carry time
-markers ``<t:UNIX:STYLE>`` (STYLE: ``F`` full date and time, ``R`` relative, ``t``
-time only, ``D`` date only).  Adapters turn them into the reader's local time.
+markers ``⟦time:UNIX:STYLE⟧`` (STYLE: ``full`` date and time, ``relative``, ``time`` only,
+``date`` only), made by :func:`moment`.  Adapters turn them into the reader's local time.
 Anything a person typed travels only in fields marked ``verbatim``: adapters show it as
 plain text, never as markup, mentions or time markers.  Field names are plain text too.
 """
@@ -10,19 +10,21 @@ plain text, never as markup, mentions or time markers.  Field names are plain te
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Literal
 
-TIME_MARKER = re.compile(r"<t:(-?\d+):([FRtDf])>")
-TimeStyle = Literal["F", "R", "t", "D", "f"]
+from shared import platforms
+
+TIME_MARKER = re.compile(r"⟦time:(-?\d+):(full|relative|time|date)⟧")
+TimeStyle = Literal["full", "relative", "time", "date"]
 
 
-def moment(at: datetime, style: TimeStyle = "F") -> str:
+def moment(at: datetime, style: TimeStyle = "full") -> str:
     """A time marker for an aware datetime."""
     if at.tzinfo is None:
         raise ValueError("moment() needs an aware datetime")
-    return f"<t:{int(at.timestamp())}:{style}>"
+    return f"⟦time:{int(at.timestamp())}:{style}⟧"
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,10 +83,7 @@ class InsightPost:
     city: str | None
     platform: str  # where it was shared from
     created_at: datetime
-    extra: dict[str, str] = field(default_factory=dict)
 
     @property
     def origin(self) -> str:
-        from shared.identity import PLATFORM_LABELS
-
-        return f"via {PLATFORM_LABELS.get(self.platform, self.platform)}"
+        return f"via {platforms.label(self.platform)}"

@@ -9,9 +9,10 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import insights, registrations
-from shared.messages import Button, Field, InsightPost, Message, moment
+from shared.messages import Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
+from shared.replies import join_button, when
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,14 +34,6 @@ class Skip:
 Prepared = Send | Post | Skip
 
 
-def join_button(session: Session) -> Button:
-    return Button("Join", url=session.join, style="primary")
-
-
-def when(session: Session) -> str:
-    return f"{moment(session.starts_at, 'F')} ({moment(session.starts_at, 'R')})"
-
-
 def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
     return Message(text=text, fields=tuple(fields), buttons=tuple(buttons), ephemeral=False, kind=kind)
 
@@ -56,7 +49,7 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
     if row.kind == "announcement":
         return Send(
             _dm(
-                f"📣 Announcement about {session.title} ({moment(session.starts_at, 'F')})",
+                f"📣 Announcement about {session.title} ({moment(session.starts_at, 'full')})",
                 fields=[Field("Message", row.body or "", verbatim=True)],
                 kind="announcement",
             )
@@ -79,7 +72,7 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
         )
     if row.kind == "moved":
         old = datetime.fromtimestamp(int(row.body), UTC) if row.body and row.body.isdigit() else None
-        was = f" (it was {moment(old, 'F')})" if old else ""
+        was = f" (it was {moment(old, 'full')})" if old else ""
         return Send(_dm(f"🗓 {session.title} has moved: it now starts {when(session)}{was}.", kind="moved"))
     return _reminder(session, current, row, now)
 

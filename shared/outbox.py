@@ -12,7 +12,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.identity import Reach
-from shared.store.schema import outbox
+from shared.store.schema import identities, outbox
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 # PostgreSQL tells every listening dispatcher, in any process, when something is queued
@@ -253,6 +253,53 @@ async def next_due(conn: AsyncConnection, reaches: list[Reach], now: datetime) -
         return now
     later = and_(outbox.c.state == PENDING, outbox.c.due_at > now, where)
     return (await conn.execute(select(func.min(outbox.c.due_at)).where(later))).scalar()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """A queued message as organizers see it."""
+
+    id: int
+    kind: str
+    session_id: str | None
+    to: str  # the person's name, or the channel id of an insight post
+    platform: str
+    due_at: datetime
+    offset_seconds: int | None
+    state: str
+    reason: str | None
+    detail: str | None
+    attempts: int
+    finished_at: datetime | None
+
+
+async def listing(conn: AsyncConnection, limit: int, state: str | None = None) -> list[Entry]:
+    """Queued messages in due order, with the names of the people they go to."""
+    query = (
+        select(outbox, identities.c.display_name)
+        .select_from(outbox.outerjoin(identities, identities.c.id == outbox.c.identity_id))
+        .order_by(outbox.c.due_at, outbox.c.id)
+        .limit(limit)
+    )
+    if state:
+        query = query.where(outbox.c.state == state)
+    return [
+        Entry(
+            r.id,
+            r.kind,
+            r.session_id,
+            f"channel {r.recipient}" if r.kind == "insight" else (r.display_name or r.recipient),
+            r.platform,
+            r.due_at,
+            r.offset_seconds,
+            r.state,
+            r.reason,
+            r.detail,
+            r.attempts,
+            r.finished_at,
+        )
+        for r in await conn.execute(query)
+    ]
 
 
 async def counts(conn: AsyncConnection) -> dict[str, int]:

@@ -89,3 +89,8 @@ async def accounts_of(conn: AsyncConnection, person_id: int) -> list[tuple[str, 
         .order_by(identities.c.id)
     )
     return [(r.platform, r.display_name) for r in rows]
+
+
+async def remember_dm_channel(conn: AsyncConnection, identity_id: int, channel: str) -> None:
+    """Cache the direct-message channel a platform opened for an account."""
+    await conn.execute(update(identities).where(identities.c.id == identity_id).values(dm_channel=channel))

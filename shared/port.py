@@ -1,12 +1,16 @@
-"""The delivery port: what the core needs an adapter to do to reach people and channels."""
+"""The ports adapters implement: the adapter's life cycle, and delivery to people and channels."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from shared.identity import Reach, Recipient
 from shared.messages import InsightPost, Message
+
+if TYPE_CHECKING:
+    from shared.app import Roundtable
 
 # Reasons a delivery fails for good; adapters map their platform errors onto these.
 DMS_CLOSED = "dms_closed"
@@ -54,3 +58,70 @@ class DeliveryPort(Protocol):
     async def post_insight(self, channel: str, post: InsightPost) -> None:
         """Post an insight into a theme channel. Raise DeliveryError on failure."""
         ...
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    """One platform, running: it turns platform events into core calls and is a DeliveryPort.
+
+    ``platform`` is the adapter's name (as in the registry and in stored identities),
+    ``label`` what people call the platform.
+    """
+
+    platform: str
+    label: str
+
+    async def start(self) -> None:
+        """Connect and begin serving; return once people can reach the bot.
+
+        Raise ``shared.errors.AdapterStartError`` with one clear line when it cannot start."""
+        ...
+
+    async def wait(self) -> None:
+        """Return when the adapter ends on its own (end of input, a connection given up)."""
+        ...
+
+    async def close(self, grace: float) -> None:
+        """Stop serving within ``grace`` seconds; the core keeps what is undelivered queued."""
+        ...
+
+
+class AdapterSettings(Protocol):
+    """What the runner asks of an adapter's settings (a pydantic-settings class of its own)."""
+
+    @property
+    def enabled(self) -> bool: ...
+
+    def warnings(self) -> list[str]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class RunFlag:
+    """A ``roundtable run`` option that sets one of an adapter's settings."""
+
+    flag: str
+    setting: str
+    value: Any
+    help: str
+
+
+@dataclass(frozen=True, slots=True)
+class AdapterPlugin:
+    """An adapter as the registry knows it; importing it imports no platform SDK.
+
+    ``settings`` reads the adapter's own settings (keyword overrides win over the
+    environment); ``build`` creates the adapter for a core, importing its SDK then.
+    ``fallback`` adapters start only when no other adapter is enabled.
+    """
+
+    name: str
+    label: str
+    settings: Callable[..., AdapterSettings]
+    build: Callable[[Roundtable, Any], Adapter]
+    describe: Callable[[Any], str] | None = None
+    check_channel: Callable[[str], str | None] = lambda channel: None
+    run_flags: tuple[RunFlag, ...] = ()
+    fallback: bool = False
+
+    def summary(self, settings: Any) -> str:
+        return self.describe(settings) if self.describe else self.name

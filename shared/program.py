@@ -27,6 +27,10 @@ from shared.clock import format_duration, parse_duration
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+AdapterName = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_-]{0,29}$")]
+ChannelId = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+# before [themes.channels], each platform had its own key: `<adapter>_channel = "…"`
+LEGACY_CHANNEL_KEY = re.compile(r"^([a-z][a-z0-9_-]{0,29})_channel$")
 
 
 class ProgramError(Exception):
@@ -146,8 +150,8 @@ class Theme(_Strict):
     id: Slug
     name: Name
     description: str = ""
-    slack_channel: Annotated[str, StringConstraints(pattern=r"^[CG][A-Z0-9]{6,}$")] | None = None
-    discord_channel: Annotated[str, StringConstraints(pattern=r"^\d{15,21}$")] | None = None
+    # adapter name -> that platform's channel id; each adapter checks its own ids
+    channels: dict[AdapterName, ChannelId] = Field(default_factory=dict)
 
 
 class Program(_Strict):
@@ -155,6 +159,12 @@ class Program(_Strict):
     reminders: Reminders = Field(default_factory=Reminders)
     sessions: list[Session] = Field(min_length=1)
     themes: list[Theme] = Field(min_length=1)
+    # what `roundtable check` should tell the organizer to rename
+    _deprecations: list[str] = PrivateAttr(default_factory=list)
+
+    @property
+    def deprecations(self) -> list[str]:
+        return list(self._deprecations)
 
     @model_validator(mode="after")
     def _consistent(self) -> Program:
@@ -236,13 +246,36 @@ def _location(loc: tuple[int | str, ...], data: dict) -> str:
     return where or "(top level)"
 
 
+def _migrate_channel_keys(data: dict, source: str) -> list[str]:
+    """Move the old per-platform theme keys into ``channels``; say what to rename."""
+    notes = []
+    for index, theme in enumerate(data.get("themes") or []):
+        if not isinstance(theme, dict):
+            continue
+        for key in [k for k in theme if isinstance(k, str) and LEGACY_CHANNEL_KEY.match(k)]:
+            adapter = LEGACY_CHANNEL_KEY.match(key).group(1)  # type: ignore[union-attr]
+            value = theme.pop(key)
+            channels = theme.setdefault("channels", {})
+            if isinstance(channels, dict) and value is not None:
+                channels.setdefault(adapter, value)
+            where = f"themes[{index}] (id {theme.get('id')!r})"
+            notes.append(
+                f"{source}: {where}: `{key}` is deprecated and will stop working in the next release; "
+                f"write it as `{adapter} = …` under `[themes.channels]`"
+            )
+    return notes
+
+
 def parse_program(text: str, source: str = "program.toml") -> Program:
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ProgramError(f"{source}: not valid TOML: {exc}") from exc
+    notes = _migrate_channel_keys(data, source)
     try:
-        return Program.model_validate(data)
+        program = Program.model_validate(data)
+        program._deprecations = notes
+        return program
     except ValidationError as exc:
         lines = []
         for error in exc.errors():

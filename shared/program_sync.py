@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, text, update
+from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, registrations
 from shared.program import Program, Session
+from shared.store import database
 from shared.store.schema import outbox as outbox_table
 from shared.store.schema import registrations as registrations_table
 from shared.store.schema import sessions
@@ -17,9 +18,8 @@ from shared.store.schema import sessions
 async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[str]:
     """Apply the program; returns what changed, in words. Safe to run from several processes."""
     changes: list[str] = []
-    if conn.dialect.name == "postgresql":
-        # an empty table has no rows to lock: serialise first starts of several processes
-        await conn.execute(text("SELECT pg_advisory_xact_lock(7345002)"))
+    # an empty table has no rows to lock: serialise first starts of several processes
+    await database.advisory_lock(conn, database.PROGRAM_SYNC_LOCK)
     known = {
         row.id: row for row in await conn.execute(select(sessions).order_by(sessions.c.id).with_for_update())
     }
@@ -117,21 +117,10 @@ async def _replan(
     notify: bool,
 ) -> int:
     """New reminder times for everyone registered and, if it moved, one 'moved' notice each."""
-    people = (
-        (
-            await conn.execute(
-                select(registrations_table.c.person_id).where(registrations_table.c.session_id == session.id)
-            )
-        )
-        .scalars()
-        .all()
-    )
-    for person_id in people:
-        target = await registrations.target_of(conn, person_id, session.id)
-        if target is None:
-            continue
+    targets = await registrations.targets(conn, session.id)
+    for target in targets:
         # an earlier 'moved' notice that is still unsent is out of date too
-        await outbox.drop_pending(conn, person_id, session.id, kinds=("reminder", "moved"))
+        await outbox.drop_pending(conn, target.person_id, session.id, kinds=("reminder", "moved"))
         await outbox.plan_reminders(
             conn, target, session.id, session.starts_at, program.reminders.offsets, now
         )
@@ -139,4 +128,4 @@ async def _replan(
             await outbox.enqueue_notice(
                 conn, "moved", target, session.id, now, body=str(int(old_start.timestamp()))
             )
-    return len(people)
+    return len(targets)

@@ -9,6 +9,7 @@ from sqlalchemy import and_, delete, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
+from shared.errors import Refusal
 from shared.identity import Identity
 from shared.outbox import Target
 from shared.program import Program, Session
@@ -17,12 +18,10 @@ from shared.store.schema import identities, registrations, sessions
 CONFIRMED, WAITLISTED, FOLLOWING = "confirmed", "waitlisted", "following"
 
 
-class RegistrationError(Exception):
-    """A registration the rules refuse; the message is fit to show the person."""
+class RegistrationError(Refusal):
+    """A registration the rules refuse."""
 
-    def __init__(self, message: str, field: str = "session") -> None:
-        super().__init__(message)
-        self.field = field
+    field = "session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +83,23 @@ async def target_of(conn: AsyncConnection, person_id: int, session_id: str) -> T
         )
     ).first()
     return Target(row[0], row[1], row[2], row[3], row[4]) if row else None
+
+
+async def targets(conn: AsyncConnection, session_id: str) -> list[Target]:
+    """Where each registrant's personal messages for a session go, in registration order."""
+    rows = await conn.execute(
+        select(
+            registrations.c.person_id,
+            identities.c.id,
+            identities.c.platform,
+            identities.c.workspace,
+            identities.c.user_id,
+        )
+        .join(identities, identities.c.id == registrations.c.identity_id)
+        .where(registrations.c.session_id == session_id)
+        .order_by(registrations.c.id)
+    )
+    return [Target(*row) for row in rows]
 
 
 async def position(conn: AsyncConnection, session_id: str, registration_id: int) -> int:
@@ -262,13 +278,17 @@ async def roster(conn: AsyncConnection, session_id: str) -> list[RosterEntry]:
     return sorted(entries, key=lambda e: (order.get(e.status, 2), e.position or 0))
 
 
-async def counts(conn: AsyncConnection, session_id: str) -> dict[str, int]:
+async def counts_by_session(conn: AsyncConnection) -> dict[str, dict[str, int]]:
+    """session id -> status -> how many, for every session, in one query."""
     rows = await conn.execute(
-        select(registrations.c.status, func.count())
-        .where(registrations.c.session_id == session_id)
-        .group_by(registrations.c.status)
+        select(registrations.c.session_id, registrations.c.status, func.count()).group_by(
+            registrations.c.session_id, registrations.c.status
+        )
     )
-    return {status: n for status, n in rows}
+    counts: dict[str, dict[str, int]] = {}
+    for session_id, status, n in rows:
+        counts.setdefault(session_id, {})[status] = n
+    return counts
 
 
 def session_or_raise(program: Program, session_id: str) -> Session:

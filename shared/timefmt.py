@@ -19,11 +19,11 @@ def utc_offset(at: datetime, zone: ZoneInfo) -> str:
 
 def format_moment(at: datetime, style: str, zone: ZoneInfo, *, now: datetime, locale: str = "en") -> str:
     """One marker as text in ``zone``, with the zone's abbreviation and UTC offset."""
-    if style == "R":
+    if style == "relative":
         return format_timedelta(at - now, add_direction=True, locale=locale, threshold=1.5)
-    if style == "t":
+    if style == "time":
         return f"{format_datetime(at, 'HH:mm', tzinfo=zone, locale=locale)} {_abbr(at, zone)}"
-    if style == "D":
+    if style == "date":
         return format_datetime(at, "EEE d MMM y", tzinfo=zone, locale=locale)
     local = format_datetime(at, "EEE d MMM y, HH:mm", tzinfo=zone, locale=locale)
     return f"{local} {_abbr(at, zone)} ({utc_offset(at, zone)})"
@@ -34,7 +34,7 @@ def _abbr(at: datetime, zone: ZoneInfo) -> str:
 
 
 def render_markers(text: str, zone: ZoneInfo, *, now: datetime, locale: str = "en") -> str:
-    """Replace ``<t:UNIX:STYLE>`` markers with times in ``zone``."""
+    """Replace the core's time markers with times in ``zone``."""
 
     def one(match) -> str:
         at = datetime.fromtimestamp(int(match.group(1)), UTC)

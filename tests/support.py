@@ -8,21 +8,65 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
+from bots.console.settings import ConsoleSettings
+from bots.discord.settings import DiscordSettings
+from bots.slack.settings import SlackSettings
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message
 from shared.port import DeliveryError, Receipt
 from shared.program import Program, load_program
+from tests.slack.slack_standin import SIGNING_SECRET
 
 # the bundled program's workshop starts at 2026-12-10 16:50 UTC; tests start well before
 T0 = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
-def with_capacity(capacity: int, program: Program | None = None, **theme_channels: str) -> Program:
-    """The bundled program with a workshop of ``capacity`` seats (and theme channels if given)."""
+def with_capacity(
+    capacity: int | None, program: Program | None = None, *, theme: str | None = None, **channels: str
+) -> Program:
+    """A variant of ``program`` (the bundled one by default): the one builder the tests use.
+
+    ``capacity`` seats in every capped session (``None`` keeps the program's), and ``channels``
+    (adapter name -> channel id, as under ``[themes.channels]``) on every theme, or on ``theme`` only.
+    """
     program = program or load_program()
-    sessions = [s.model_copy(update={"capacity": capacity}) if s.capped else s for s in program.sessions]
-    themes = [t.model_copy(update=theme_channels) for t in program.themes]
+    sessions = [
+        s.model_copy(update={"capacity": capacity}) if s.capped and capacity is not None else s
+        for s in program.sessions
+    ]
+    themes = [
+        t.model_copy(update={"channels": {**t.channels, **channels}}) if theme in (None, t.id) else t
+        for t in program.themes
+    ]
     return program.model_copy(update={"sessions": sessions, "themes": themes})
+
+
+def discord_settings(standin, **overrides: object) -> DiscordSettings:
+    """The Discord adapter's settings, pointed at a Discord stand-in; ``overrides`` win."""
+    values: dict[str, object] = {
+        "token": standin.token,
+        "guild_id": int(standin.guild_id),
+        "api_base": standin.api_base,
+        "gateway_url": standin.gateway_url,
+        **overrides,
+    }
+    return DiscordSettings(_env_file=None, **values)
+
+
+def slack_settings(standin, **overrides: object) -> SlackSettings:
+    """The Slack adapter's settings (Socket Mode), pointed at a Slack stand-in; ``overrides`` win."""
+    values: dict[str, object] = {
+        "bot_token": standin.bot_token,
+        "app_token": standin.app_token,
+        "signing_secret": SIGNING_SECRET,
+        "api_url": standin.api_url,
+        **overrides,
+    }
+    return SlackSettings(_env_file=None, **values)
+
+
+def console_settings(name: str, *, organizer: bool = False) -> ConsoleSettings:
+    return ConsoleSettings(name=name, organizer=organizer)
 
 
 def person(name: str, platform: str = "console", workspace: str = "local") -> Identity:

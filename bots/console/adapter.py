@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
 import threading
@@ -11,8 +12,8 @@ from typing import TextIO
 from rich.console import Console
 
 from bots.console.render import render
+from bots.console.settings import ConsoleSettings
 from shared.app import Roundtable
-from shared.commands import CommandLineError, Invocation, parse_line
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
@@ -25,21 +26,23 @@ class ConsoleAdapter:
     """Delivers only to the person at this terminal; everyone else's messages stay queued."""
 
     platform = "console"
+    label = "Console"
 
     def __init__(
         self,
         core: Roundtable,
-        name: str,
+        settings: ConsoleSettings | None = None,
         *,
-        organizer: bool = False,
         stdin: TextIO | None = None,
         console: Console | None = None,
     ) -> None:
+        settings = settings or ConsoleSettings()
         self.core = core
-        self.identity = Identity(self.platform, WORKSPACE, name, name)
-        self.organizer = organizer
+        self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name)
+        self.organizer = settings.organizer
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
+        self._chat: asyncio.Task[None] | None = None
 
     # -- the delivery port -----------------------------------------------------------------
     def reach(self) -> list[Reach]:
@@ -52,6 +55,29 @@ class ConsoleAdapter:
     async def post_insight(self, channel: str, post: InsightPost) -> None:
         raise DeliveryError(UNKNOWN_CHANNEL, "the console has no channels")
 
+    # -- the adapter's life cycle ----------------------------------------------------------
+    async def start(self) -> None:
+        self.core.attach(self)
+        if self.stdin.isatty():
+            self.console.print(
+                f"[bold]{self.core.program.event.name}[/] — you are [bold]{self.identity.display_name}[/]. "
+                "Type /help for commands, /quit or Ctrl-D to leave.",
+                markup=True,
+            )
+        self._chat = asyncio.create_task(self.chat(), name="console-chat")
+
+    async def wait(self) -> None:
+        if self._chat is not None:
+            await asyncio.shield(self._chat)
+
+    async def close(self, grace: float = 0.5) -> None:
+        chat, self._chat = self._chat, None
+        if chat is not None and not chat.done():
+            chat.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await chat
+        self.core.detach(self)
+
     # -- the chat loop ---------------------------------------------------------------------
     def show(self, message: Message, prefix: str = "") -> None:
         program = self.core.program
@@ -63,18 +89,7 @@ class ConsoleAdapter:
         line = line.strip()
         if not line or line.startswith("#"):
             return None
-        try:
-            name, args = parse_line(line)
-        except CommandLineError as exc:
-            return Message(text=str(exc), ok=False, kind="error")
-        try:
-            return await self.core.handle(Invocation(self.identity, name, args, organizer=self.organizer))
-        except Exception:
-            # the database may be away for a moment: say so and keep the chat open
-            log.exception("the command %r failed", line)
-            return Message(
-                text="Sorry, something went wrong on my side. Please try again.", ok=False, kind="error"
-            )
+        return await self.core.respond(self.identity, line=line, organizer=self.organizer)
 
     async def _deliver_due(self) -> None:
         try:
@@ -104,21 +119,24 @@ class ConsoleAdapter:
         threading.Thread(target=pump, name="console-stdin", daemon=True).start()
         return queue
 
-    async def run(self) -> None:
+    async def chat(self) -> None:
         """Chat until end of input; then deliver what is due for this person, and return."""
-        self.core.attach(self)
-        await self.core.start()
         lines = self._read_lines()
-        try:
-            while True:
-                line = await lines.get()
-                if not line or line.strip() in ("/quit", "/exit"):
-                    break
-                message = await self.handle_line(line)
-                if message is not None:
-                    self.show(message)
-                # let a promotion or DM caused by this command print before the next prompt
-                await self._deliver_due()
+        while True:
+            line = await lines.get()
+            if not line or line.strip() in ("/quit", "/exit"):
+                break
+            message = await self.handle_line(line)
+            if message is not None:
+                self.show(message)
+            # let a promotion or DM caused by this command print before the next prompt
             await self._deliver_due()
+        await self._deliver_due()
+
+    async def run(self) -> None:
+        """Start, chat until the input ends, and close: the console on its own, without a runner."""
+        await self.start()
+        try:
+            await self.wait()
         finally:
-            self.core.detach(self)
+            await self.close()

@@ -25,7 +25,9 @@ from bots.discord.render import (
     render,
     search_choices,
 )
-from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
+from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
+from shared.commands import COMMANDS
+from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import InsightPost, Message, refusal
@@ -37,6 +39,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
+from shared.replies import apology
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -45,25 +48,15 @@ log = logging.getLogger(__name__)
 
 WORKSPACE = "discord"
 
-DEFAULT_API_BASE = "https://discord.com/api/v10"
 # Discord drops an interaction not acknowledged within 3 s; answer directly only when fast
 FAST_REPLY_SECONDS = 1.5
-# commands that fan out to other people or channels are deferred at once
-SLOW_COMMANDS = frozenset({"announce", "insight", "roster"})
 READY_TIMEOUT = 30.0
 MODAL_TIMEOUT = 15 * 60.0
 
 # Discord JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
 UNKNOWN_CHANNEL_CODE = 10003
 UNKNOWN_USER_CODE = 10013
-UNKNOWN_INTERACTION_CODE = 10062
 CANNOT_SEND_TO_USER_CODE = 50007
-
-SORRY = "Sorry, something went wrong on our side. Please try again in a minute."
-
-
-class DiscordStartError(RuntimeError):
-    """The adapter could not start; the message is fit to show the operator."""
 
 
 class _Client(discord.Client):
@@ -125,34 +118,33 @@ class InsightModal(discord.ui.Modal):
         self.add_item(discord.ui.Label(text="Author", component=self.anonymous))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
-        identity = self.adapter.identity(interaction)
-        text, city = self.text.value, self.city.value.strip() or None
-        anonymous = "yes" in self.anonymous.values
-
-        async def share() -> Message:
-            return await self.adapter.core.share_insight(identity, self.theme_id, text, city, anonymous)
-
-        await self.adapter._answer(interaction, share, defer_now=True)
+        args = {
+            "theme": self.theme_id,
+            "text": self.text.value,
+            "city": self.city.value.strip(),
+            "anonymous": "yes" if "yes" in self.anonymous.values else "",
+        }
+        await self.adapter._run(interaction, command="insight", args=args)
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         log.exception("insight modal failed", exc_info=error)
-        await self.adapter._reply(interaction, refusal(SORRY))
+        await self.adapter._reply(interaction, apology())
 
 
 class DiscordAdapter:
     """Runs the Roundtable core on Discord; also the core's delivery port for Discord."""
 
     platform = "discord"
+    label = "Discord"
 
-    def __init__(self, core: Roundtable, **client_options: Any) -> None:
+    def __init__(self, core: Roundtable, settings: DiscordSettings, **client_options: Any) -> None:
         self.core = core
-        settings = core.settings
-        if settings.discord_token is None:
-            raise DiscordStartError("DISCORD_TOKEN is not set.")
-        self._token = settings.discord_token.get_secret_value()
-        self.guild_id: int | None = settings.discord_guild_id
-        self.api_base = settings.discord_api_base.rstrip("/")
-        self.gateway_url = settings.discord_gateway_url
+        if settings.token is None:
+            raise AdapterStartError("DISCORD_TOKEN is not set.")
+        self._token = settings.token.get_secret_value()
+        self.guild_id: int | None = settings.guild_id
+        self.api_base = settings.api_base.rstrip("/")
+        self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
         self._ready = asyncio.Event()
         self._connection: asyncio.Task[None] | None = None
@@ -177,20 +169,20 @@ class DiscordAdapter:
         """Log in, sync commands, connect to the gateway and start delivering.
 
         Returns once the bot is ready (or after ``READY_TIMEOUT``, with discord.py still
-        trying to connect). Raises ``DiscordStartError`` on a bad token or an unreachable API.
+        trying to connect). Raises ``AdapterStartError`` on a bad token or an unreachable API.
         """
         self._point_at_endpoints()
         try:
             await self.client.login(self._token)
         except discord.LoginFailure as exc:
             await self.client.close()
-            raise DiscordStartError(
+            raise AdapterStartError(
                 "Discord refused DISCORD_TOKEN (401 Unauthorized). Copy the bot token from the "
                 "Developer Portal (Bot → Reset Token) into DISCORD_TOKEN."
             ) from exc
         except (TimeoutError, discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             await self.client.close()
-            raise DiscordStartError(f"Could not reach Discord at {self.api_base}: {exc}") from exc
+            raise AdapterStartError(f"Could not reach Discord at {self.api_base}: {exc}") from exc
 
         self._connection = asyncio.create_task(self._connect(), name="discord-gateway")
         ready = asyncio.create_task(self._ready.wait())
@@ -201,9 +193,9 @@ class DiscordAdapter:
         if self._connection in done:
             await self.close()
             exc = self._connection.exception()
-            if isinstance(exc, DiscordStartError):
+            if isinstance(exc, AdapterStartError):
                 raise exc
-            raise DiscordStartError(f"Discord gateway connection failed: {exc}") from exc
+            raise AdapterStartError(f"Discord gateway connection failed: {exc}") from exc
         if not done:
             log.warning("Discord gateway not ready after %.0f s; still trying", READY_TIMEOUT)
 
@@ -212,7 +204,7 @@ class DiscordAdapter:
             await self.client.connect(reconnect=True)
         except discord.ConnectionClosed as exc:
             if exc.code == 4004:
-                raise DiscordStartError("Discord gateway refused DISCORD_TOKEN (close code 4004).") from exc
+                raise AdapterStartError("Discord gateway refused DISCORD_TOKEN (close code 4004).") from exc
             raise
 
     async def _after_login(self) -> None:
@@ -249,13 +241,13 @@ class DiscordAdapter:
         )
         log.info("Discord: %d slash commands synced to %s", len(payload), where)
 
-    async def run(self) -> None:
-        """Start and keep running until the connection ends or ``close()`` is called."""
-        await self.start()
-        assert self._connection is not None
-        await self._connection
+    async def wait(self) -> None:
+        """Return when the gateway connection ends for good."""
+        if self._connection is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.shield(self._connection)
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.5) -> None:
         """Stop delivering, then disconnect."""
         if self._attached:
             self.core.detach(self)
@@ -296,7 +288,7 @@ class DiscordAdapter:
                 await self._on_autocomplete(interaction)
         except Exception:
             log.exception("Discord: interaction %s failed", interaction.id)
-            await self._reply(interaction, refusal(SORRY))
+            await self._reply(interaction, apology())
 
     async def _on_command(self, interaction: discord.Interaction) -> None:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -306,16 +298,16 @@ class DiscordAdapter:
             await self._reply(interaction, refusal(f"`/{name}` is no longer available. Try `/help`."))
             return
         args = {o["name"]: str(o["value"]) for o in data.get("options", []) if o.get("value") is not None}
-        if name == "insight" and not args.get("text", "").strip():
-            await self._open_insight_modal(interaction, args.get("theme", ""))
+        if spec.form_when_empty and not args.get(spec.form_when_empty, "").strip():
+            await self._open_form(interaction, spec.name, args)
             return
-        invocation = Invocation(
-            self.identity(interaction), name, args, organizer=self.is_organizer(interaction)
-        )
-        await self._answer(interaction, lambda: self.core.handle(invocation), defer_now=name in SLOW_COMMANDS)
+        await self._run(interaction, command=name, args=args)
 
-    async def _open_insight_modal(self, interaction: discord.Interaction, theme_id: str) -> None:
-        theme = self.core.program.theme(theme_id)
+    async def _open_form(self, interaction: discord.Interaction, command: str, args: dict[str, str]) -> None:
+        if command != "insight":
+            await self._run(interaction, command=command, args=args)
+            return
+        theme = self.core.program.theme(args.get("theme", ""))
         if theme is None:
             await self._reply(interaction, refusal("Please pick one of the listed themes."))
             return
@@ -326,15 +318,30 @@ class DiscordAdapter:
 
     async def _on_action(self, interaction: discord.Interaction, action: str) -> None:
         """A button click: its action is a neutral command line."""
-        try:
-            name, args = parse_line(action)
-        except CommandLineError as exc:
-            await self._reply(interaction, refusal(str(exc)))
-            return
-        invocation = Invocation(
-            self.identity(interaction), name, args, organizer=self.is_organizer(interaction)
-        )
-        await self._answer(interaction, lambda: self.core.handle(invocation), defer_now=name in SLOW_COMMANDS)
+        await self._run(interaction, line=action)
+
+    async def _run(
+        self,
+        interaction: discord.Interaction,
+        *,
+        command: str | None = None,
+        args: dict[str, str] | None = None,
+        line: str | None = None,
+    ) -> None:
+        """Through the core's one inbound path; deferred at once when the command fans out."""
+        name = command or (line or "/").split()[0].lstrip("/").lower()
+        spec = COMMANDS.get(name)
+
+        async def work() -> Message:
+            return await self.core.respond(
+                self.identity(interaction),
+                command=command,
+                args=args,
+                line=line,
+                organizer=self.is_organizer(interaction),
+            )
+
+        await self._answer(interaction, work, defer_now=spec is not None and spec.fans_out)
 
     async def _on_autocomplete(self, interaction: discord.Interaction) -> None:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -369,7 +376,7 @@ class DiscordAdapter:
             message = await task
         except Exception:
             log.exception("Discord: the core failed on interaction %s", interaction.id)
-            message = refusal(SORRY)
+            message = apology()
         await self._reply(interaction, message)
 
     async def _reply(self, interaction: discord.Interaction, message: Message) -> None:
@@ -451,23 +458,3 @@ class DiscordAdapter:
             raise DeliveryError(PLATFORM_ERROR, f"HTTP {exc.status} ({exc.code}): {exc.text}") from exc
         except (TimeoutError, aiohttp.ClientError, OSError) as exc:
             raise DeliveryError(PLATFORM_ERROR, f"network: {exc!r}", retryable=True) from exc
-
-
-async def serve(core: Roundtable, **client_options: Any) -> int:
-    """Run the Discord adapter until cancelled; for ``roundtable run``.
-
-    Returns 0 when the connection ends cleanly, 2 when the adapter cannot start (the reason is logged
-    as one clear line, without a traceback), 1 when the connection ends with an error.
-    """
-    adapter = DiscordAdapter(core, **client_options)
-    try:
-        await adapter.run()
-    except DiscordStartError as exc:
-        log.error("Discord adapter not started: %s", exc)
-        return 2
-    except Exception as exc:  # cancellation (a normal stop) propagates, after close()
-        log.error("Discord adapter stopped: %s", exc)
-        return 1
-    finally:
-        await adapter.close()
-    return 0

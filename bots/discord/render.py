@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from shared.commands import COMMANDS, CommandSpec, Option
-from shared.messages import Button, InsightPost, Message
+from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
 if TYPE_CHECKING:
     from shared.program import Program
@@ -57,6 +57,15 @@ def plain(text: str) -> str:
     text = discord.utils.escape_markdown(text)
     text = discord.utils.escape_mentions(text)
     return text.replace("<", "<" + _ZERO_WIDTH)
+
+
+# the core's time styles as Discord timestamp styles: every reader sees their own local time
+_TIME_STYLES = {"full": "F", "relative": "R", "time": "t", "date": "D"}
+
+
+def timestamps(text: str) -> str:
+    """Core text with its time markers as Discord timestamps (``<t:UNIX:STYLE>``)."""
+    return TIME_MARKER.sub(lambda m: f"<t:{m.group(1)}:{_TIME_STYLES[m.group(2)]}>", text)
 
 
 def clip(text: str, limit: int) -> str:
@@ -115,23 +124,26 @@ def render(message: Message) -> dict[str, Any]:
     """Keyword arguments for ``send``/``send_message``/``followup.send`` (without ``ephemeral``).
 
     Plain replies go in ``content``; replies with fields (or long text) become embeds.
-    Time markers in core text are Discord's own syntax, so they pass through and every
-    reader sees their local time.
+    Time markers in core text become Discord timestamps, which every reader sees in
+    their local time.
     """
     kwargs: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
     view = button_view(message.buttons)
     if view is not None:
         kwargs["view"] = view
-    if not message.fields and len(message.text) <= CONTENT_MAX:
-        kwargs["content"] = message.text or _EMPTY
+    text = timestamps(message.text)
+    if not message.fields and len(text) <= CONTENT_MAX:
+        kwargs["content"] = text or _EMPTY
         return kwargs
     colour = OK_COLOUR if message.ok else ERROR_COLOUR
-    embeds = [discord.Embed(description=clip(message.text, EMBED_DESCRIPTION_MAX) or None, colour=colour)]
-    budget = EMBED_TOTAL_MAX - len(message.text[:EMBED_DESCRIPTION_MAX])
+    embeds = [discord.Embed(description=clip(text, EMBED_DESCRIPTION_MAX) or None, colour=colour)]
+    budget = EMBED_TOTAL_MAX - len(text[:EMBED_DESCRIPTION_MAX])
     shown = 0
     for field in message.fields:
         name = clip(plain(field.name), FIELD_NAME_MAX) or _EMPTY
-        value = clip(plain(field.value) if field.verbatim else field.value, FIELD_VALUE_MAX) or _EMPTY
+        value = (
+            clip(plain(field.value) if field.verbatim else timestamps(field.value), FIELD_VALUE_MAX) or _EMPTY
+        )
         budget -= len(name) + len(value)
         if budget < 100:  # room for the "more" note
             break
@@ -181,8 +193,8 @@ def _option_payload(spec: CommandSpec, option: Option, program: Program) -> dict
         "type": discord.AppCommandOptionType.string.value,
         "name": option.name,
         "description": clip(option.description, 100),
-        # /insight without text opens a modal instead
-        "required": option.required and not (spec.name == "insight" and option.name == "text"),
+        # a command that opens a form when this option is empty (/insight) must not require it
+        "required": option.required and option.name != spec.form_when_empty,
     }
     if option.choices_from:
         choices = _choices(option, program)

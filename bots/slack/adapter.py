@@ -28,7 +28,9 @@ from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.slack import render, views
-from shared.commands import COMMANDS, CommandLineError, Invocation, parse_line
+from bots.slack.settings import SlackSettings
+from shared.commands import COMMANDS, CommandLineError, parse_line
+from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message, refusal
 from shared.port import (
@@ -42,7 +44,6 @@ from shared.port import (
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
-    from shared.settings import Settings
 
 log = logging.getLogger(__name__)
 
@@ -50,17 +51,12 @@ EVENTS_PATH = "/slack/events"
 USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
-SORRY = "Something went wrong on my side. Please try again in a minute."
 
 # Slack errors that mean the person cannot be reached, and those that mean the channel is gone
 _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_inactive_user"}
 _CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel"}
 # errors a later attempt may cure (the dispatcher retries these a few times)
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
-
-
-class SlackConfigError(Exception):
-    """Settings that cannot start the Slack adapter; the message says what to fix."""
 
 
 def _secret(value: Any) -> str:
@@ -99,23 +95,39 @@ def _transient(exc: BaseException) -> bool:
 NETWORK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
+def _delivery_error(exc: BaseException, *, to_channel: str | None) -> DeliveryError:
+    """Slack's answer to a DM (``to_channel`` None) or a channel post, as the core's reason."""
+    code = _error_code(exc)
+    if not isinstance(exc, SlackApiError):
+        return DeliveryError(PLATFORM_ERROR, code, retryable=True)
+    if to_channel is None:
+        if code == "cannot_dm_bot":
+            return DeliveryError(CANNOT_DM_BOT, code)
+        if code in _USER_GONE:
+            return DeliveryError(UNKNOWN_USER, code)
+    elif code in _CHANNEL_GONE or code in {"method_not_supported_for_channel_type", "missing_scope"}:
+        return DeliveryError(UNKNOWN_CHANNEL, f"{to_channel}: {code}")
+    return DeliveryError(PLATFORM_ERROR, code, retryable=_transient(exc))
+
+
 class SlackAdapter:
     """One Slack workspace, served over Socket Mode (:meth:`start`) or HTTP (:meth:`start_http`)."""
 
     platform = "slack"
+    label = "Slack"
 
-    def __init__(self, core: Roundtable, *, settings: Settings | None = None) -> None:
+    def __init__(self, core: Roundtable, settings: SlackSettings) -> None:
         self.core = core
-        settings = settings or core.settings
-        self._bot_token = _secret(settings.slack_bot_token)
-        self._app_token = _secret(settings.slack_app_token)
-        self._signing_secret = _secret(settings.slack_signing_secret)
-        self.mode: str = settings.slack_mode
-        self.api_url = _api_url(settings.slack_api_url)
+        self._bot_token = _secret(settings.bot_token)
+        self._app_token = _secret(settings.app_token)
+        self._signing_secret = _secret(settings.signing_secret)
+        self.mode: str = settings.mode
+        self.api_url = _api_url(settings.api_url)
         self.port: int = settings.port
-        self._admins = {a.strip() for a in settings.slack_admin_ids if a.strip()}
+        self._admins = {a.strip() for a in settings.admin_ids if a.strip()}
+        self._closed = asyncio.Event()
         if not self._bot_token:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 "SLACK_BOT_TOKEN is not set. Copy the app's Bot User OAuth Token (xoxb-…) from "
                 "OAuth & Permissions at https://api.slack.com/apps."
             )
@@ -155,12 +167,12 @@ class SlackAdapter:
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 f"Slack refused SLACK_BOT_TOKEN ({_error_code(exc)}). Use the Bot User OAuth Token "
                 "(xoxb-…) of an app installed in your workspace."
             ) from exc
         except NETWORK_ERRORS as exc:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 f"Cannot reach the Slack API at {self.api_url}: {exc or type(exc).__name__}"
             ) from exc
         self.team_id = str(auth["team_id"])
@@ -170,9 +182,19 @@ class SlackAdapter:
         )
 
     async def start(self) -> None:
+        """Start in the configured mode (``SLACK_MODE``); returns once Slack can reach the bot."""
+        if self.mode == "http":
+            await self.start_http()
+        else:
+            await self.start_socket()
+
+    async def wait(self) -> None:
+        await self._closed.wait()
+
+    async def start_socket(self) -> None:
         """Connect over Socket Mode (no public URL needed) and start delivering."""
         if not self._app_token:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 "SLACK_APP_TOKEN is not set. Socket Mode needs an app-level token (xapp-…) with the "
                 "connections:write scope (Basic Information → App-Level Tokens), or use HTTP mode "
                 "with SLACK_MODE=http and SLACK_SIGNING_SECRET."
@@ -183,12 +205,12 @@ class SlackAdapter:
             # where the SDK would retry a bad token for ever
             opened = await self.client.apps_connections_open(app_token=self._app_token)
         except SlackApiError as exc:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 f"Slack refused SLACK_APP_TOKEN ({_error_code(exc)}). Use an app-level token (xapp-…) "
                 "with connections:write, and turn Socket Mode on for the app."
             ) from exc
         except NETWORK_ERRORS as exc:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 f"Cannot open a Socket Mode connection: {exc or type(exc).__name__}"
             ) from exc
         handler = AsyncSocketModeHandler(self.app, self._app_token, web_client=self.client)
@@ -198,7 +220,7 @@ class SlackAdapter:
             await asyncio.wait_for(handler.connect_async(), CONNECT_TIMEOUT)
         except TimeoutError as exc:
             await self.close()
-            raise SlackConfigError(
+            raise AdapterStartError(
                 f"The Socket Mode connection did not open within {CONNECT_TIMEOUT:.0f}s"
             ) from exc
         self._go_live()
@@ -206,7 +228,7 @@ class SlackAdapter:
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
         """Serve Slack's requests at ``/slack/events``; returns the port (``0`` picks a free one)."""
         if not self._signing_secret:
-            raise SlackConfigError(
+            raise AdapterStartError(
                 "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request with the app's "
                 "Signing Secret (Basic Information → App Credentials)."
             )
@@ -221,18 +243,11 @@ class SlackAdapter:
             await site.start()
         except OSError as exc:
             await self.close()
-            raise SlackConfigError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
+            raise AdapterStartError(f"Cannot listen on {host}:{port}: {exc.strerror or exc}") from exc
         bound = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
         log.info("Slack: HTTP mode on %s:%s%s", host, bound, EVENTS_PATH)
         self._go_live()
         return int(bound)
-
-    async def connect(self) -> None:
-        """Start in the configured mode (``SLACK_MODE``); returns once Slack can reach the bot."""
-        if self.mode == "http":
-            await self.start_http()
-        else:
-            await self.start()
 
     def _go_live(self) -> None:
         self._connected = True
@@ -240,9 +255,10 @@ class SlackAdapter:
             self.core.attach(self)
             self._attached = True
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 0.5) -> None:
         """Stop taking requests and delivering (the core keeps undelivered messages queued)."""
         self._connected = False
+        self._closed.set()
         if self._attached:
             self.core.detach(self)
             self._attached = False
@@ -278,23 +294,14 @@ class SlackAdapter:
         channel = recipient.dm_channel or recipient.user_id
         try:
             response = await self._post(channel, render.fallback(message), render.blocks(message))
-        except SlackApiError as exc:
-            code = _error_code(exc)
-            if recipient.dm_channel and code == "channel_not_found":
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            if recipient.dm_channel and _error_code(exc) == "channel_not_found":
                 # the cached DM channel went stale; the user id always reaches the person
-                return await self.send_direct(
-                    Recipient(
-                        recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
-                    ),
-                    message,
+                fresh = Recipient(
+                    recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
                 )
-            if code == "cannot_dm_bot":
-                raise DeliveryError(CANNOT_DM_BOT, code) from exc
-            if code in _USER_GONE:
-                raise DeliveryError(UNKNOWN_USER, code) from exc
-            raise DeliveryError(PLATFORM_ERROR, code, retryable=_transient(exc)) from exc
-        except NETWORK_ERRORS as exc:
-            raise DeliveryError(PLATFORM_ERROR, _error_code(exc), retryable=True) from exc
+                return await self.send_direct(fresh, message)
+            raise _delivery_error(exc, to_channel=None) from exc
         return Receipt(dm_channel=str(response.get("channel") or "") or None)
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
@@ -308,13 +315,8 @@ class SlackAdapter:
                     raise
                 await self.client.conversations_join(channel=channel)
                 await self._post(channel, text, blocks)
-        except SlackApiError as exc:
-            code = _error_code(exc)
-            if code in _CHANNEL_GONE or code in {"method_not_supported_for_channel_type", "missing_scope"}:
-                raise DeliveryError(UNKNOWN_CHANNEL, f"{channel}: {code}") from exc
-            raise DeliveryError(PLATFORM_ERROR, code, retryable=_transient(exc)) from exc
-        except NETWORK_ERRORS as exc:
-            raise DeliveryError(PLATFORM_ERROR, _error_code(exc), retryable=True) from exc
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            raise _delivery_error(exc, to_channel=channel) from exc
 
     async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
         # never link_names / parse=full: those would turn typed "@here" into a real mention
@@ -376,18 +378,26 @@ class SlackAdapter:
         await ack()  # first: everything below may take longer than Slack's 3 seconds
         # Slack escapes &, < and > in the text it sends us; the core wants what was typed
         line = f"{command['command']} {render.unescape(command.get('text') or '')}"
-        try:
-            name, args = parse_line(line)
-        except CommandLineError as exc:
-            await self._reply(respond, refusal(str(exc)), command)
-            return
-        if name == "insight" and not args.get("text"):
+        form = self._form_for(line)
+        if form is not None:
             # before any other call: the trigger id expires 3 seconds after the command
-            await self._open_insight_modal(command, args.get("theme"), respond)
+            await self._open_insight_modal(command, form.get("theme"), respond)
             return
         identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
-        message = await self._handle(identity, name, args)
+        message = await self._respond(identity, line=line)
         await self._reply(respond, message, command)
+
+    @staticmethod
+    def _form_for(line: str) -> dict[str, str] | None:
+        """The arguments so far, when the line asks for a form instead (``/insight`` without text)."""
+        try:
+            name, args = parse_line(line)
+        except CommandLineError:
+            return None  # the core's answer will say what is wrong
+        spec = COMMANDS[name]
+        if spec.form_when_empty and not args.get(spec.form_when_empty) and name == "insight":
+            return args
+        return None
 
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
@@ -397,12 +407,7 @@ class SlackAdapter:
         user = body.get("user") or {}
         team = (body.get("team") or {}).get("id") or user.get("team_id")
         identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
-        try:
-            name, args = parse_line(value)
-        except CommandLineError as exc:
-            message = refusal(str(exc))
-        else:
-            message = await self._handle(identity, name, args)
+        message = await self._respond(identity, line=value)
         if (body.get("container") or {}).get("type") == "view" or not body.get("response_url"):
             # a click on the Home tab: the answer goes on top of a refreshed Home
             await self.publish_home(identity, notice=message)
@@ -415,13 +420,13 @@ class SlackAdapter:
         team = (body.get("team") or {}).get("id") or user.get("team_id")
         identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
         # the core judges the form before the ack, so that refusals show under the field
-        try:
-            message = await self.core.share_insight(
-                identity, form.theme, form.text, form.city, form.anonymous
-            )
-        except Exception:
-            log.exception("Slack: sharing an insight failed")
-            message = refusal(SORRY, error_field="text")
+        args = {
+            "theme": form.theme,
+            "text": form.text,
+            "city": form.city or "",
+            "anonymous": "yes" if form.anonymous else "",
+        }
+        message = await self._respond(identity, command="insight", args=args)
         if not message.ok:
             await ack(response_action="errors", errors=views.form_errors(message))
             return
@@ -436,16 +441,20 @@ class SlackAdapter:
 
     # ---- helpers ---------------------------------------------------------------
 
-    async def _handle(self, identity: Identity, name: str, args: dict[str, str]) -> Message:
-        spec = COMMANDS[name]
-        organizer = await self.is_organizer(identity) if spec.organizer_only or name == "help" else False
-        try:
-            return await self.core.handle(
-                Invocation(identity=identity, name=name, args=args, organizer=organizer)
-            )
-        except Exception:
-            log.exception("Slack: /%s failed", name)
-            return refusal(SORRY)
+    async def _respond(
+        self,
+        identity: Identity,
+        *,
+        command: str | None = None,
+        args: dict[str, str] | None = None,
+        line: str | None = None,
+    ) -> Message:
+        """The core's answer; organizer rights are looked up only for the commands that need them."""
+
+        async def organizer() -> bool:
+            return await self.is_organizer(identity)
+
+        return await self.core.respond(identity, command=command, args=args, line=line, organizer=organizer)
 
     async def is_organizer(self, identity: Identity) -> bool:
         """Listed in SLACK_ADMIN_IDS, or an admin or owner of the workspace."""
@@ -513,13 +522,10 @@ class SlackAdapter:
 
     async def publish_home(self, identity: Identity, notice: Message | None = None) -> None:
         """Render the Home tab: the reader's sessions, then the schedule with its buttons."""
-        try:
-            mine = await self.core.handle(Invocation(identity, "mysessions"))
-            schedule = await self.core.handle(Invocation(identity, "schedule"))
-            sections = [mine, schedule]
-        except Exception:
-            log.exception("Slack: building the Home tab failed")
-            sections = [refusal(SORRY)]
+        sections = [
+            await self._respond(identity, command="mysessions"),
+            await self._respond(identity, command="schedule"),
+        ]
         title = self.core.program.event.name
         view = views.home_view(sections, title=title, notice=notice)
         try:

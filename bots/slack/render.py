@@ -1,6 +1,6 @@
 """Rendering of the core's neutral messages as Slack Block Kit.
 
-Core-authored text may carry time markers (``<t:UNIX:STYLE>``); they become Slack date
+Core-authored text may carry time markers (``shared.messages.moment``); they become Slack date
 tokens, which every reader's client shows in their own time zone. Anything a person
 typed is escaped (``&``, ``<``, ``>``), so it can never form a mention, a channel link
 or a date token, and it is sent with ``verbatim`` so Slack does not parse it either.
@@ -29,11 +29,10 @@ ACTION_PREFIX = "rt_cmd_"
 ACTION_PATTERN = re.compile(r"^rt_cmd_\d+$")
 
 _DATE_FORMATS = {
-    "F": "{date_short_pretty} {time}",
-    "f": "{date_short_pretty} {time}",
-    "D": "{date_short_pretty}",
-    "t": "{time}",
-    "R": "{ago}",
+    "full": "{date_short_pretty} {time}",
+    "date": "{date_short_pretty}",
+    "time": "{time}",
+    "relative": "{ago}",
 }
 _URL = re.compile(r"https?://[^\s<>|\"]+")
 _BOLD = re.compile(r"\*\*(.+?)\*\*")
@@ -52,16 +51,16 @@ def unescape(text: str) -> str:
 
 def _fallback_time(unix: int, style: str) -> str:
     at = datetime.fromtimestamp(unix, UTC)
-    if style == "D":
+    if style == "date":
         return at.strftime("%a %d %b %Y")
-    if style == "t":
+    if style == "time":
         return at.strftime("%H:%M UTC")
     return at.strftime("%a %d %b %Y %H:%M UTC")
 
 
 def slack_date(unix: int, style: str) -> str:
     """A Slack date token; the fallback (UTC) shows where a client cannot format it."""
-    fmt = _DATE_FORMATS.get(style, _DATE_FORMATS["F"])
+    fmt = _DATE_FORMATS.get(style, _DATE_FORMATS["full"])
     return f"<!date^{unix}^{fmt}|{_fallback_time(unix, style)}>"
 
 

@@ -7,19 +7,30 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
+from shared.errors import StorageError
+
 MIGRATIONS = Path(__file__).parent / "migrations"
+# what a database that is away, locked, full or refusing raises, whatever the backend
+FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, ConnectionError)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+# PostgreSQL advisory lock keys: one per thing that several processes must not do at once
+UPGRADE_LOCK = 7345001
+PROGRAM_SYNC_LOCK = 7345002
 
 
-class DatabaseUrlError(ValueError):
+async def advisory_lock(conn: AsyncConnection, key: int) -> None:
+    """Hold ``key`` until the transaction ends (PostgreSQL); SQLite's BEGIN IMMEDIATE already
+    serialises every writer."""
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+class DatabaseUrlError(StorageError, ValueError):
     """A DATABASE_URL this bot cannot use."""
 
 
@@ -37,6 +48,16 @@ def async_url(url: str) -> str:
     if backend == "postgresql":
         return parsed.set(drivername="postgresql+asyncpg").render_as_string(hide_password=False)
     raise DatabaseUrlError(f"DATABASE_URL must be sqlite:/// or postgresql://, not {backend}://")
+
+
+def failure(url: str, exc: BaseException) -> StorageError:
+    """A backend's error as one sentence for the operator, password hidden."""
+    reason = (
+        str(getattr(exc, "orig", None) or exc).strip().splitlines()[0]
+        if str(exc).strip()
+        else type(exc).__name__
+    )
+    return StorageError(f"The database at {safe_url(url)} failed: {reason}")
 
 
 def safe_url(url: str) -> str:
@@ -67,6 +88,15 @@ class Database:
                 Path(database).parent.mkdir(parents=True, exist_ok=True)
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        # the PostgreSQL backends of this engine: what they NOTIFY, this process already knows
+        self.backend_pids: set[int] = set()
+        if self.dialect == "postgresql":
+            event.listen(self.engine.sync_engine, "connect", self._remember_backend)
+
+    def _remember_backend(self, _dbapi_connection, record) -> None:
+        server_pid = getattr(record.driver_connection, "get_server_pid", None)
+        if server_pid is not None:
+            self.backend_pids.add(server_pid())
 
     @property
     def is_sqlite(self) -> bool:
@@ -86,13 +116,15 @@ class Database:
     async def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
         async with self.engine.begin() as conn:
-            if not self.is_sqlite:
-                # concurrent `db upgrade` runs wait for each other
-                await conn.execute(text("SELECT pg_advisory_xact_lock(7345001)"))
+            # concurrent `db upgrade` runs wait for each other
+            await advisory_lock(conn, UPGRADE_LOCK)
             await conn.run_sync(_upgrade)
 
     async def revision(self) -> tuple[str | None, str]:
         """The database's migration and the newest one this code knows."""
+        from alembic.runtime.migration import MigrationContext
+        from alembic.script import ScriptDirectory
+
         async with self.engine.connect() as conn:
             current = await conn.run_sync(lambda c: MigrationContext.configure(c).get_current_revision())
         head = ScriptDirectory.from_config(_config(None)).get_current_head()
@@ -102,7 +134,9 @@ class Database:
         await self.engine.dispose()
 
 
-def _config(connection: Connection | None) -> Config:
+def _config(connection: Connection | None):
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection
@@ -110,6 +144,8 @@ def _config(connection: Connection | None) -> Config:
 
 
 def _upgrade(connection: Connection) -> None:
+    from alembic import command
+
     command.upgrade(_config(connection), "head")
 
 

@@ -23,7 +23,7 @@ def env(tmp_path) -> dict[str, str]:
     day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
     program = tmp_path / "program.toml"
     program.write_text(text.replace("2026-12-10", day).replace("capacity = 30", "capacity = 1"), "utf-8")
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_"))}
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "SLACK_", "CONSOLE_"))}
     return {
         **clean,
         "DATABASE_URL": f"sqlite:///{tmp_path / 'rt.db'}",
@@ -150,9 +150,9 @@ def test_a_broken_program_stops_everything_with_one_clear_message(env, tmp_path)
 
 
 def test_check_program_and_db_commands(env):
-    check = roundtable(env, "check")
+    check = roundtable({**env, "CONSOLE_NAME": "zoe"}, "check")
     assert check.returncode == 0, check.stderr
-    assert "console (no platform tokens set)" in check.stdout
+    assert "console (as zoe) (no platform tokens set)" in check.stdout
     program = roundtable(env, "program", "--tz", "America/Bogota")
     assert "11:50" in program.stdout and "UTC-05:00" in program.stdout
     assert roundtable(env, "program", "--tz", "Mars/Olympus").returncode == 2

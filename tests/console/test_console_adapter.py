@@ -8,12 +8,14 @@ import pytest
 from rich.console import Console
 
 from bots.console.adapter import ConsoleAdapter
-from tests.support import with_capacity
+from tests.support import console_settings, with_capacity
 
 
 async def chat(core, name: str, lines: str) -> str:
     out = io.StringIO()
-    adapter = ConsoleAdapter(core, name, stdin=io.StringIO(lines), console=Console(file=out, width=200))
+    adapter = ConsoleAdapter(
+        core, console_settings(name), stdin=io.StringIO(lines), console=Console(file=out, width=200)
+    )
     await adapter.run()
     return out.getvalue()
 

@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import AsyncIterator
-from pathlib import Path
 
 import discord
 import pytest
 import yarl
 
-from tests.support import opened_core
-
-# the stand-in module lives next to this file; tests import it by name
-sys.path.insert(0, str(Path(__file__).parent))
-
-from discord_standin import DiscordStandin
-from discord_support import THEME_CHANNEL, discord_program, discord_settings
-
-from bots.discord import DiscordAdapter
+from bots.discord.adapter import DiscordAdapter
 from shared.app import Roundtable
 from shared.clock import FakeClock
+from tests.conftest import make_settings
+from tests.discord.discord_standin import DiscordStandin
+from tests.discord.discord_support import THEME_CHANNEL, discord_program
+from tests.support import discord_settings, opened_core
 
 
 @pytest.fixture
@@ -39,14 +33,14 @@ async def discord_core(
     standin: DiscordStandin, sqlite_url: str, clock: FakeClock
 ) -> AsyncIterator[Roundtable]:
     standin.add_channel("citizen-participation", THEME_CHANNEL)
-    async with opened_core(discord_settings(standin, sqlite_url), discord_program(), clock) as core:
+    async with opened_core(make_settings(sqlite_url), discord_program(), clock) as core:
         yield core
 
 
 @pytest.fixture
-async def bot(discord_core: Roundtable) -> AsyncIterator[DiscordAdapter]:
+async def bot(standin: DiscordStandin, discord_core: Roundtable) -> AsyncIterator[DiscordAdapter]:
     """The adapter, logged in and connected to the stand-in."""
-    adapter = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
+    adapter = DiscordAdapter(discord_core, discord_settings(standin), guild_ready_timeout=0.05)
     await adapter.start()
     try:
         yield adapter

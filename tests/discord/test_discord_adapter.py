@@ -9,18 +9,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from discord_standin import DiscordStandin, would_ping
-from discord_support import THEME_CHANNEL, discord_settings
 from sqlalchemy import select
 
-from bots.discord import DiscordAdapter, DiscordStartError, serve
+from bots import registry, runner
+from bots.discord.adapter import DiscordAdapter
 from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.commands import COMMANDS
+from shared.errors import AdapterStartError
 from shared.identity import Recipient
 from shared.messages import InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError
 from shared.store.schema import outbox
+from tests.conftest import make_settings
+from tests.discord.discord_standin import DiscordStandin, would_ping
+from tests.discord.discord_support import THEME_CHANNEL
+from tests.support import discord_settings
 
 EPHEMERAL = 64
 COMMANDS_PATH = r"/applications/\d+/guilds/\d+/commands"
@@ -69,7 +73,7 @@ async def test_start_syncs_every_command_and_logs_the_invite(
     standin: DiscordStandin, discord_core: Roundtable, caplog: pytest.LogCaptureFixture
 ) -> None:
     caplog.set_level(logging.INFO, logger="bots.discord")
-    adapter = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
+    adapter = DiscordAdapter(discord_core, discord_settings(standin), guild_ready_timeout=0.05)
     await adapter.start()
     try:
         sync = await standin.wait_request("PUT", COMMANDS_PATH)
@@ -102,11 +106,10 @@ async def test_start_syncs_every_command_and_logs_the_invite(
 async def test_a_bad_token_is_a_clear_error(
     standin: DiscordStandin, sqlite_url: str, clock: FakeClock
 ) -> None:
-    settings = discord_settings(standin, sqlite_url, discord_token="not-the-token")
-    core = await Roundtable.open(settings, clock=clock)
+    core = await Roundtable.open(make_settings(sqlite_url), clock=clock)
     try:
-        adapter = DiscordAdapter(core)
-        with pytest.raises(DiscordStartError, match="refused DISCORD_TOKEN"):
+        adapter = DiscordAdapter(core, discord_settings(standin, token="not-the-token"))
+        with pytest.raises(AdapterStartError, match="refused DISCORD_TOKEN"):
             await adapter.start()
         assert adapter.client.is_closed()
         # one attempt, no retry loop, no gateway connection
@@ -134,7 +137,7 @@ async def test_schedule_shows_discord_timestamps_and_a_button_that_survives_rest
 
     # a fresh adapter (as after a restart) still understands the old message's button
     await bot.close()
-    again = DiscordAdapter(discord_core, guild_ready_timeout=0.05)
+    again = DiscordAdapter(discord_core, discord_settings(standin), guild_ready_timeout=0.05)
     await again.start()
     try:
         reply = await standin.wait_answer(await standin.click(alice, "rt:/register workshop", shown=body))
@@ -258,7 +261,7 @@ async def test_a_mention_injection_pings_nobody(
     standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
 ) -> None:
     mallory = standin.add_user("mallory")
-    attack = f"@everyone @here <@&{standin.guild_id}> <@{mallory.id}> **bold** <t:0:R>"
+    attack = f"@everyone @here <@&{standin.guild_id}> <@{mallory.id}> **bold** <t:0:R> ⟦time:0:relative⟧"
     await standin.wait_answer(
         await standin.slash(mallory, "insight", theme="citizen-participation", text=attack)
     )
@@ -433,12 +436,13 @@ async def test_posting_to_an_unknown_channel_is_a_clear_failure(
     assert info.value.reason == UNKNOWN_CHANNEL
 
 
-async def test_serve_returns_non_zero_on_a_bad_token(
+async def test_run_returns_non_zero_on_a_bad_token(
     standin: DiscordStandin, sqlite_url: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
-    core = await Roundtable.open(discord_settings(standin, sqlite_url, discord_token="wrong"), clock=clock)
+    core = await Roundtable.open(make_settings(sqlite_url), clock=clock)
+    chosen = runner.Chosen(registry.plugin("discord"), discord_settings(standin, token="wrong"))
     try:
-        assert await serve(core) == 2
+        assert await runner.run(core, [chosen]) == 2
     finally:
         await core.close(grace=1)
     assert "refused DISCORD_TOKEN" in caplog.text
@@ -447,8 +451,8 @@ async def test_serve_returns_non_zero_on_a_bad_token(
 async def test_without_a_guild_id_commands_sync_globally(
     standin: DiscordStandin, sqlite_url: str, clock: FakeClock
 ) -> None:
-    core = await Roundtable.open(discord_settings(standin, sqlite_url, discord_guild_id=None), clock=clock)
-    adapter = DiscordAdapter(core, guild_ready_timeout=0.05)
+    core = await Roundtable.open(make_settings(sqlite_url), clock=clock)
+    adapter = DiscordAdapter(core, discord_settings(standin, guild_id=None), guild_ready_timeout=0.05)
     try:
         await adapter.start()
         sync = await standin.wait_request("PUT", rf"/applications/{standin.app_id}/commands")

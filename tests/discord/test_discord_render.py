@@ -16,7 +16,7 @@ from bots.discord.render import (
     render,
     search_choices,
 )
-from shared.messages import Button, Field, InsightPost, Message
+from shared.messages import Button, Field, InsightPost, Message, moment
 
 
 def test_plain_defuses_markdown_mentions_and_markup() -> None:
@@ -25,9 +25,10 @@ def test_plain_defuses_markdown_mentions_and_markup() -> None:
     assert "\\*\\*x\\*\\*" in shown and "\\`y\\`" in shown
 
 
-def test_core_text_passes_time_markers_through_and_verbatim_fields_are_escaped() -> None:
+def test_core_time_markers_become_discord_timestamps_and_verbatim_fields_are_escaped() -> None:
+    at = datetime.fromtimestamp(1796921400, UTC)
     message = Message(
-        text="Starts <t:1796921400:F> (<t:1796921400:R>)",
+        text=f"Starts {moment(at, 'full')} ({moment(at, 'relative')})",
         fields=(Field("Session", "**bold by the core**"), Field("Said", "<@1> **hi**", verbatim=True)),
     )
     kwargs = render(message)

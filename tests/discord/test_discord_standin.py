@@ -6,7 +6,8 @@ import asyncio
 
 import discord
 import pytest
-from discord_standin import DiscordStandin
+
+from tests.discord.discord_standin import DiscordStandin
 
 
 async def test_bare_client_logs_in_and_gets_ready(standin: DiscordStandin) -> None:

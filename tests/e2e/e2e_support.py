@@ -8,19 +8,20 @@ import uuid
 from dataclasses import dataclass
 from typing import Any
 
-from discord_standin import DiscordStandin, StandinUser
-
-from bots.discord import DiscordAdapter
+from bots.discord.adapter import DiscordAdapter
 from bots.slack.adapter import SlackAdapter
 from shared.app import Roundtable
 from shared.clock import FakeClock
+from shared.program import Program, parse_program
+from tests.discord.discord_standin import DiscordStandin, StandinUser
 from tests.slack.slack_standin import SlackStandIn
+from tests.support import with_capacity
 
 SLACK_THEME = "C0THEME001"  # the citizen-participation theme's channel on Slack
 DISCORD_THEME = "1200000000000000001"  # ... and on Discord
 SLACK_ADMIN = "UADMIN01"
 
-PROGRAM = f"""
+PROGRAM_TOML = """
 [event]
 name = "Resilient cities, end to end"
 timezone = "UTC"
@@ -49,13 +50,22 @@ join_url = "https://meet.example.org/clinic"
 [[themes]]
 id = "citizen-participation"
 name = "Citizen participation"
-slack_channel = "{SLACK_THEME}"
-discord_channel = "{DISCORD_THEME}"
 
 [[themes]]
 id = "decision-making"
 name = "Decision making"
 """
+
+
+def e2e_program() -> Program:
+    """Two small workshops; the citizen-participation theme has a channel on each platform."""
+    return with_capacity(
+        None,
+        parse_program(PROGRAM_TOML, "e2e program"),
+        theme="citizen-participation",
+        slack=SLACK_THEME,
+        discord=DISCORD_THEME,
+    )
 
 
 def words(node: Any) -> str:

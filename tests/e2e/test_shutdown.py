@@ -14,7 +14,6 @@ from itertools import zip_longest
 from pathlib import Path
 
 import pytest
-from discord_standin import DiscordStandin
 from sqlalchemy import select
 
 from shared.app import Roundtable
@@ -24,6 +23,7 @@ from shared.program import load_program
 from shared.store.database import Database
 from shared.store.schema import outbox
 from tests.conftest import make_settings
+from tests.discord.discord_standin import DiscordStandin
 from tests.slack.slack_standin import APP_TOKEN, BOT_TOKEN, SlackStandIn
 
 PEOPLE = 30
@@ -56,7 +56,16 @@ name = "Lessons"
 
 def inherited_env() -> dict[str, str]:
     """This process's environment without any Roundtable setting (each test sets its own)."""
-    ours = ("SLACK_", "DISCORD_", "DATABASE_URL", "ROUNDTABLE_", "SHUTDOWN_", "DISPATCH_", "LOG_LEVEL")
+    ours = (
+        "SLACK_",
+        "DISCORD_",
+        "CONSOLE_",
+        "DATABASE_URL",
+        "ROUNDTABLE_",
+        "SHUTDOWN_",
+        "DISPATCH_",
+        "LOG_LEVEL",
+    )
     return {k: v for k, v in os.environ.items() if not k.upper().startswith(ours)}
 
 

@@ -117,14 +117,9 @@ async def test_two_dispatchers_on_one_database_send_each_message_once(database_u
 async def test_a_dispatcher_wakes_when_another_process_queues_on_postgres(postgres_url, tmp_path):
     """On PostgreSQL a promotion queued by one process wakes the sleeping dispatcher of another."""
     database_url = postgres_url
-    from tests.support import RecordingPort, person, until
+    from tests.support import RecordingPort, person, until, with_capacity
 
-    program = load_program(program_file(tmp_path))
-    program = program.model_copy(
-        update={
-            "sessions": [s.model_copy(update={"capacity": 1}) if s.capped else s for s in program.sessions]
-        }
-    )
+    program = with_capacity(1, load_program(program_file(tmp_path)))
     sender = await Roundtable.open(make_settings(database_url), program=program)
     other = await Roundtable.open(make_settings(database_url), program=program)
     try:

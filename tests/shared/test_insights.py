@@ -13,7 +13,7 @@ from tests.support import RecordingPort, outbox_rows, person, with_capacity
 
 @pytest.fixture
 def program():
-    return with_capacity(30, slack_channel="C0123456789", discord_channel="123456789012345678")
+    return with_capacity(30, slack="C0123456789", discord="123456789012345678")
 
 
 async def share(
@@ -82,12 +82,12 @@ async def test_bad_insights_are_refused_with_a_reason(core, theme, text, city, f
 
 
 async def test_people_text_is_kept_as_plain_text(core):
-    text = "Thanks @everyone <@&123> <!here> **bold** <t:0:F>\x07"
+    text = "Thanks @everyone <@&123> <!here> **bold** <t:0:F> ⟦time:0:full⟧\x07"
     await share(core, text=text)
     listing = await core.handle(Invocation(person("ben"), "insights", {"theme": "citizen-participation"}))
     field = listing.fields[0]
     # stored as typed (control characters dropped) and flagged for plain rendering
-    assert field.value == "Thanks @everyone <@&123> <!here> **bold** <t:0:F>"
+    assert field.value == "Thanks @everyone <@&123> <!here> **bold** <t:0:F> ⟦time:0:full⟧"
     assert field.verbatim
 
 
@@ -99,7 +99,7 @@ async def test_the_rate_limit_says_when_to_come_back(core, clock):
     assert not refused.ok
     first = clock.now() - timedelta(minutes=core.settings.insight_rate_limit)
     retry_at = first + core.settings.insight_rate_window
-    assert f"<t:{int(retry_at.timestamp())}:R>" in refused.text
+    assert f"⟦time:{int(retry_at.timestamp())}:relative⟧" in refused.text
     assert (await share(core, who="ben", text="someone else")).ok  # per person
     await clock.set(retry_at + timedelta(seconds=1))
     assert (await share(core, text="later")).ok

@@ -36,8 +36,10 @@ join_url = "https://example.org/lab"
 [[themes]]
 id = "citizen-participation"
 name = "Citizen participation"
-slack_channel = "C0123456789"
-discord_channel = "123456789012345678"
+
+[themes.channels]
+slack = "C0123456789"
+discord = "123456789012345678"
 """
 
 
@@ -91,7 +93,7 @@ def test_local_times_follow_the_zone_across_daylight_saving():
             ('join_url = "https://example.org/lab"', 'join_url = "not a url"'),
             "sessions[1].join_url (id 'lab')",
         ),
-        (('slack_channel = "C0123456789"', 'slack_channel = "#general"'), "themes[0].slack_channel"),
+        (('slack = "C0123456789"', 'Slack = "C0123456789"'), "themes[0].channels.Slack.[key]"),
     ],
 )
 def test_a_broken_file_names_the_file_and_the_field(change, expected):

@@ -148,5 +148,5 @@ async def test_schedule_shows_free_seats_and_register_buttons(core):
     await run(core, "ann", "register", session="workshop")
     schedule = await run(core, "ann", "schedule")
     assert "1 of 2 seats free" in schedule.fields[1].value
-    assert "<t:" in schedule.fields[0].value  # times travel as markers for each reader's zone
+    assert "⟦time:" in schedule.fields[0].value  # times travel as markers for each reader's zone
     assert [b.action for b in schedule.buttons] == ["/register roundtable", "/register workshop"]

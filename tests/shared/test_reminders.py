@@ -269,7 +269,7 @@ async def test_a_moved_session_replans_and_tells_registrants(settings, program, 
         ]
         await core.dispatch_due()
         [text] = port.texts_for("ann")
-        assert "has moved" in text and f"<t:{int(start.timestamp())}:F>" in text
+        assert "has moved" in text and f"⟦time:{int(start.timestamp())}:full⟧" in text
     finally:
         await core.close()
     # opening again with the same program changes nothing and tells nobody twice

@@ -3,16 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from importlib import resources
 
 import pytest
 
 from bots.slack.adapter import SlackAdapter
+from bots.slack.settings import SlackSettings
 from shared.app import Roundtable
-from shared.program import Program, parse_program
-from shared.settings import Settings
-from tests.conftest import make_settings
-from tests.slack.slack_standin import APP_TOKEN, BOT_TOKEN, SIGNING_SECRET, SlackStandIn
+from shared.program import Program
+from tests import support
+from tests.slack.slack_standin import SlackStandIn
 
 THEME_CHANNEL = "C0THEME001"
 ADMIN_ID = "UADMIN01"
@@ -21,12 +20,7 @@ ADMIN_ID = "UADMIN01"
 @pytest.fixture
 def program() -> Program:
     """The bundled program with a one-seat workshop and a Slack channel for one theme."""
-    text = resources.files("shared").joinpath("default_program.toml").read_text("utf-8")
-    text = text.replace("capacity = 30", "capacity = 1")
-    text = text.replace(
-        'id = "citizen-participation"', f'id = "citizen-participation"\nslack_channel = "{THEME_CHANNEL}"'
-    )
-    return parse_program(text, "test program")
+    return support.with_capacity(1, theme="citizen-participation", slack=THEME_CHANNEL)
 
 
 @pytest.fixture
@@ -43,21 +37,14 @@ async def standin() -> AsyncIterator[SlackStandIn]:
 
 
 @pytest.fixture
-def slack_settings(sqlite_url: str, standin: SlackStandIn) -> Settings:
-    return make_settings(
-        sqlite_url,
-        slack_bot_token=BOT_TOKEN,
-        slack_app_token=APP_TOKEN,
-        slack_signing_secret=SIGNING_SECRET,
-        slack_api_url=standin.api_url,
-        slack_admin_ids=ADMIN_ID,
-    )
+def slack_settings(standin: SlackStandIn) -> SlackSettings:
+    return support.slack_settings(standin, admin_ids=ADMIN_ID)
 
 
 @pytest.fixture
-async def http_bot(sqlite_core: Roundtable, slack_settings: Settings) -> AsyncIterator[SlackAdapter]:
+async def http_bot(sqlite_core: Roundtable, slack_settings: SlackSettings) -> AsyncIterator[SlackAdapter]:
     """The adapter in HTTP mode on a free local port; ``bot.events_url`` is where Slack posts."""
-    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    bot = SlackAdapter(sqlite_core, slack_settings)
     port = await bot.start_http("127.0.0.1", 0)
     bot.events_url = f"http://127.0.0.1:{port}/slack/events"  # type: ignore[attr-defined]
     try:

@@ -72,7 +72,8 @@ async def test_schedule_uses_slack_dates_and_offers_register_buttons(
     assert workshop is not None
     unix = int(workshop.starts_at.timestamp())
     assert f"<!date^{unix}^{{date_short_pretty}} {{time}}|" in texts(reply["blocks"])
-    assert "<t:" not in json.dumps(reply)  # no core time marker leaks through
+    shown = json.dumps(reply, ensure_ascii=False)
+    assert "⟦time:" not in shown and "<t:" not in shown  # no core time marker leaks through
     assert "/register workshop" in button_values(reply["blocks"])
 
 
@@ -206,7 +207,10 @@ async def test_insight_modal_validation_errors_then_post(
 async def test_people_text_cannot_mention_anyone(
     http_bot: SlackAdapter, standin: SlackStandIn, sqlite_core: Roundtable
 ) -> None:
-    attack = "<!channel> <!here> <!everyone> <@UALICE01> <#C0GENERAL> <!date^1^{date}|x> & <https://x|y>"
+    attack = (
+        "<!channel> <!here> <!everyone> <@UALICE01> <#C0GENERAL> <!date^1^{date}|x> & <https://x|y> "
+        "⟦time:1:full⟧"
+    )
     # Slack sends typed text escaped; a raw copy checks we do not rely on that
     for text in (attack.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;"), attack):
         reply = await slash(http_bot, standin, "/insight", f"citizen-participation {text}", user=BOB)

@@ -13,13 +13,13 @@ UNIX = int(AT.timestamp())
 
 def test_time_markers_become_slack_dates_with_utc_fallbacks() -> None:
     text = render.mrkdwn(
-        f"Starts {moment(AT, 'F')} ({moment(AT, 'R')}), ends {moment(AT, 't')} on {moment(AT, 'D')}"
+        f"Starts {moment(AT, 'full')} ({moment(AT, 'relative')}), ends {moment(AT, 'time')} on {moment(AT, 'date')}"
     )
     assert f"<!date^{UNIX}^{{date_short_pretty}} {{time}}|Thu 10 Dec 2026 16:50 UTC>" in text
     assert f"<!date^{UNIX}^{{ago}}|" in text
     assert f"<!date^{UNIX}^{{time}}|16:50 UTC>" in text
     assert f"<!date^{UNIX}^{{date_short_pretty}}|Thu 10 Dec 2026>" in text
-    assert render.plain(f"at {moment(AT, 't')}") == "at 16:50 UTC"
+    assert render.plain(f"at {moment(AT, 'time')}") == "at 16:50 UTC"
 
 
 def test_core_text_is_escaped_linked_and_bold() -> None:
@@ -36,7 +36,7 @@ def test_people_text_in_fields_is_inert() -> None:
         "Latest insights:",
         fields=(
             Field("<@U1> · Paris", "<!channel> <t:1:F> *hi*", verbatim=True),
-            Field("Starts", f"{moment(AT, 't')}"),
+            Field("Starts", f"{moment(AT, 'time')}"),
         ),
     )
     blocks = render.blocks(message)
@@ -110,7 +110,7 @@ def test_modal_round_trip_and_errors() -> None:
         False,
         {"channel": "C1"},
     )
-    assert views.form_errors(refusal(f"Try again {moment(AT, 't')}", error_field="city")) == {
+    assert views.form_errors(refusal(f"Try again {moment(AT, 'time')}", error_field="city")) == {
         "city": "Try again 16:50 UTC"
     }
     assert list(views.form_errors(refusal("Slow down", error_field="rate"))) == ["text"]

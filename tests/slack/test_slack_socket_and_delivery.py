@@ -6,16 +6,22 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bots.slack.adapter import SlackAdapter, SlackConfigError
+from bots.slack.adapter import SlackAdapter
+from bots.slack.settings import SlackSettings
 from shared.app import Roundtable
+from shared.errors import AdapterStartError
 from shared.identity import Reach, Recipient
 from shared.messages import InsightPost, Message
 from shared.port import CANNOT_DM_BOT, PLATFORM_ERROR, UNKNOWN_CHANNEL, UNKNOWN_USER, DeliveryError
-from shared.settings import Settings
 from tests.slack.conftest import THEME_CHANNEL
 from tests.slack.slack_standin import BOT_USER_ID, SlackStandIn
 
 ALICE = "UALICE01"
+
+
+def changed(settings: SlackSettings, **update: object) -> SlackSettings:
+    """The same settings with some changed, validated as the runner would read them."""
+    return SlackSettings(_env_file=None, **{**settings.model_dump(), **update})
 
 
 def recipient(user_id: str, dm_channel: str | None = None) -> Recipient:
@@ -36,9 +42,9 @@ def post(text: str = "We kept the food bank open.") -> InsightPost:
 
 
 async def test_socket_mode_slash_command_and_delivery(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
-    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    bot = SlackAdapter(sqlite_core, slack_settings)
     assert bot.reach() == []  # nothing is delivered before the connection is up
     await bot.start()
     try:
@@ -71,45 +77,37 @@ async def test_socket_mode_slash_command_and_delivery(
 
 
 async def test_missing_and_refused_tokens_give_clear_errors(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
-    with pytest.raises(SlackConfigError, match="SLACK_BOT_TOKEN is not set"):
-        SlackAdapter(sqlite_core, settings=slack_settings.model_copy(update={"slack_bot_token": None}))
+    with pytest.raises(AdapterStartError, match="SLACK_BOT_TOKEN is not set"):
+        SlackAdapter(sqlite_core, changed(slack_settings, bot_token=None))
 
-    wrong_bot = SlackAdapter(
-        sqlite_core, settings=slack_settings.model_copy(update={"slack_bot_token": "xoxb-bad"})
-    )
-    with pytest.raises(SlackConfigError, match=r"refused SLACK_BOT_TOKEN \(invalid_auth\)"):
+    wrong_bot = SlackAdapter(sqlite_core, changed(slack_settings, bot_token="xoxb-bad"))
+    with pytest.raises(AdapterStartError, match=r"refused SLACK_BOT_TOKEN \(invalid_auth\)"):
         await wrong_bot.start()
 
-    no_app = SlackAdapter(sqlite_core, settings=slack_settings.model_copy(update={"slack_app_token": None}))
-    with pytest.raises(SlackConfigError, match="SLACK_APP_TOKEN is not set"):
+    no_app = SlackAdapter(sqlite_core, changed(slack_settings, app_token=None))
+    with pytest.raises(AdapterStartError, match="SLACK_APP_TOKEN is not set"):
         await no_app.start()
 
-    wrong_app = SlackAdapter(
-        sqlite_core, settings=slack_settings.model_copy(update={"slack_app_token": "xapp-bad"})
-    )
-    with pytest.raises(SlackConfigError, match=r"refused SLACK_APP_TOKEN \(invalid_auth\)"):
+    wrong_app = SlackAdapter(sqlite_core, changed(slack_settings, app_token="xapp-bad"))
+    with pytest.raises(AdapterStartError, match=r"refused SLACK_APP_TOKEN \(invalid_auth\)"):
         await wrong_app.start()
     assert wrong_app.reach() == []
 
-    no_secret = SlackAdapter(
-        sqlite_core, settings=slack_settings.model_copy(update={"slack_signing_secret": None})
-    )
-    with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET is not set"):
+    no_secret = SlackAdapter(sqlite_core, changed(slack_settings, signing_secret=None))
+    with pytest.raises(AdapterStartError, match="SLACK_SIGNING_SECRET is not set"):
         await no_secret.start_http("127.0.0.1", 0)
 
-    nowhere = SlackAdapter(
-        sqlite_core, settings=slack_settings.model_copy(update={"slack_api_url": "http://127.0.0.1:9/api"})
-    )
-    with pytest.raises(SlackConfigError, match="Cannot reach the Slack API"):
+    nowhere = SlackAdapter(sqlite_core, changed(slack_settings, api_url="http://127.0.0.1:9/api"))
+    with pytest.raises(AdapterStartError, match="Cannot reach the Slack API"):
         await nowhere.start()
 
 
 async def test_dm_failures_map_to_reasons(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
-    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    bot = SlackAdapter(sqlite_core, slack_settings)
     hello = Message("Your session starts soon.")
 
     receipt = await bot.send_direct(recipient(ALICE), hello)
@@ -139,9 +137,9 @@ async def test_dm_failures_map_to_reasons(
 
 
 async def test_rate_limits_past_the_retries_are_retryable_platform_errors(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
-    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    bot = SlackAdapter(sqlite_core, slack_settings)
     standin.rate_limit("chat.postMessage", times=10, retry_after=0)
     with pytest.raises(DeliveryError) as limited:
         await bot.send_direct(recipient(ALICE), Message("hi"))
@@ -150,9 +148,9 @@ async def test_rate_limits_past_the_retries_are_retryable_platform_errors(
 
 
 async def test_insight_posts_join_public_channels_and_report_missing_ones(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
-    bot = SlackAdapter(sqlite_core, settings=slack_settings)
+    bot = SlackAdapter(sqlite_core, slack_settings)
     await bot.post_insight(THEME_CHANNEL, post())
     [sent] = standin.calls("chat.postMessage", channel=THEME_CHANNEL)
     assert sent.args["unfurl_links"] in (False, 0, "0")
@@ -166,8 +164,8 @@ async def test_insight_posts_join_public_channels_and_report_missing_ones(
     assert missing.value.reason == UNKNOWN_CHANNEL
 
 
-async def test_connect_follows_slack_mode_and_serves_http_on_port(
-    sqlite_core: Roundtable, slack_settings: Settings, standin: SlackStandIn
+async def test_start_follows_slack_mode_and_serves_http_on_port(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
     import socket
 
@@ -176,10 +174,8 @@ async def test_connect_follows_slack_mode_and_serves_http_on_port(
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    bot = SlackAdapter(
-        sqlite_core, settings=slack_settings.model_copy(update={"slack_mode": "http", "port": port})
-    )
-    await bot.connect()
+    bot = SlackAdapter(sqlite_core, changed(slack_settings, mode="http", port=port))
+    await bot.start()
     try:
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
             assert (resp.status, await resp.text()) == (200, "ok")

@@ -1,0 +1,31 @@
+"""The console adapter's settings: ``CONSOLE_*`` in the environment, or the command line."""
+
+from __future__ import annotations
+
+import getpass
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def login() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "me"
+
+
+class ConsoleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CONSOLE_", extra="ignore")
+
+    # who you are in the chat
+    name: str = Field(default_factory=login, min_length=1, max_length=80)
+    organizer: bool = False
+
+    @property
+    def enabled(self) -> bool:
+        # the console needs no credentials; the runner starts it when nothing else is enabled
+        return True
+
+    def warnings(self) -> list[str]:
+        return []

@@ -1,0 +1,45 @@
+"""``/register``, ``/unregister`` and ``/mysessions``."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from shared import registrations, replies
+from shared.commands import Invocation, handler
+from shared.messages import Message
+
+if TYPE_CHECKING:
+    from shared.app import Roundtable
+
+
+@handler("register")
+async def register(core: Roundtable, inv: Invocation) -> Message:
+    session_id = (inv.args.get("session") or "").strip().lower()
+    if not session_id:
+        now = core.now()
+        return replies.session_picker([s for s in core.program.sessions if now < s.starts_at])
+    async with core.db.transaction() as conn:
+        result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+    if result.first_due is not None:
+        core.queued(result.first_due)
+    session = core.program.session(result.session_id)
+    assert session is not None
+    return replies.standing(core.program, session, result)
+
+
+@handler("unregister")
+async def unregister(core: Roundtable, inv: Invocation) -> Message:
+    async with core.db.transaction() as conn:
+        result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], core.now())
+    if result.promoted:
+        core.queued()
+    session = core.program.session(result.session_id)
+    assert session is not None
+    return replies.cancelled(session, result.was)
+
+
+@handler("mysessions")
+async def mysessions(core: Roundtable, inv: Invocation) -> Message:
+    async with core.db.transaction() as conn:
+        mine = await registrations.mine(conn, inv.identity)
+    return replies.my_sessions(core.program, mine)

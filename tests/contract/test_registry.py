@@ -1,0 +1,37 @@
+"""A fourth platform joins through the registry alone: the runner finds it, starts it, stops it."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+
+from bots import registry, runner
+from tests.conftest import make_settings
+from tests.contract import memo_adapter
+from tests.support import opened_core, until, with_capacity
+
+
+async def test_the_runner_starts_and_stops_a_registered_adapter(sqlite_url, clock, monkeypatch):
+    registry.register(memo_adapter.ADAPTER)
+    try:
+        chosen = runner.choose(registry.plugins(), {"memo": {"MEMO_ENABLED": True}})
+        assert [c.plugin.name for c in chosen] == ["memo"]  # enabled, so the console stays out
+        without = runner.choose(registry.plugins())
+        assert [c.plugin.name for c in without] == ["console"]
+        async with opened_core(make_settings(sqlite_url), with_capacity(1, memo="room-1"), clock) as core:
+            running = asyncio.create_task(runner.run(core, chosen))
+            await until(lambda: "memo" in core.platforms(), what="the memo adapter to attach")
+            os.kill(os.getpid(), signal.SIGTERM)
+            assert await asyncio.wait_for(running, 10) == 0
+            assert core.platforms() == []
+    finally:
+        registry.unregister("memo")
+
+
+def test_check_knows_each_adapters_channel_ids():
+    program = with_capacity(None, slack="not-a-slack-id", discord="1200000000000000001", matrix="!room")
+    problems = runner.channel_problems(program, registry.plugins())
+    assert any("channels.slack" in p and "not a Slack channel id" in p for p in problems)
+    assert not any("channels.discord" in p for p in problems)
+    assert any("no adapter called 'matrix'" in p for p in problems)
