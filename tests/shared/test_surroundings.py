@@ -275,3 +275,13 @@ def test_run_exits_non_zero_when_the_file_vanishes(env, tmp_path):
 def test_database_without_create_makes_no_folder(tmp_path):
     Database(f"sqlite:///{tmp_path / 'a' / 'b.db'}", create=False)
     assert not (tmp_path / "a").exists()
+
+
+@pytest.mark.postgres
+def test_check_reaches_a_live_postgres(env):
+    url = os.environ.get("TEST_DATABASE_URL")
+    if not url:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    result = roundtable({**env, "DATABASE_URL": url}, "check")
+    assert "✓ database: postgresql" in result.stdout, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
