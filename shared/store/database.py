@@ -137,8 +137,14 @@ class Database:
         # before each write transaction, and again after its commit: never confirm what a
         # vanished file swallowed
         self.check_file()
-        async with self._transaction() as conn:
-            yield conn
+        try:
+            async with self._transaction() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            if self.file is not None and _lost_storage(exc):
+                self.lost = f"the database file {self.file} cannot be written: {_first_line(exc)}"
+                raise StorageUnavailable(self.lost) from exc
+            raise
         self.check_file()
 
     @asynccontextmanager
@@ -208,6 +214,24 @@ def _file_problem(file: Path, identity: tuple[int, int] | None) -> str | None:
         if extra.exists() and not os.access(extra, os.W_OK):
             return f"{extra} cannot be written (check its owner and permissions)"
     return None
+
+
+# SQLite's words for a file that can no longer take writes (read-only, gone, or its WAL broken)
+_LOST = (
+    "readonly database",
+    "disk i/o error",
+    "unable to open database file",
+    "database disk image is malformed",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _lost_storage(exc: BaseException) -> bool:
+    return any(words in _first_line(exc).lower() for words in _LOST)
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

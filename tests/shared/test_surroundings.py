@@ -285,3 +285,21 @@ def test_check_reaches_a_live_postgres(env):
     result = roundtable({**env, "DATABASE_URL": url}, "check")
     assert "✓ database: postgresql" in result.stdout, result.stdout + result.stderr
     assert "Traceback" not in result.stderr
+
+
+async def test_a_write_sqlite_refuses_is_storage_unavailable(tmp_path, program, clock):
+    """SQLite's own "readonly database" (a file made read-only under the bot) is a refusal, not an apology."""
+    path = tmp_path / "ro.db"
+    async with opened_core(make_settings(f"sqlite:///{path}"), program, clock) as core:
+        assert (await core.respond(ANN, line="/register roundtable")).ok
+        # every new connection is read-only from now on, as if the file's mode had changed
+        await core.db.engine.dispose()
+        from sqlalchemy import event
+
+        def read_only(dbapi_connection, _record) -> None:
+            dbapi_connection.execute("PRAGMA query_only = ON")
+
+        event.listen(core.db.engine.sync_engine, "connect", read_only)
+        said = await core.respond(Identity("console", "local", "ben", "Ben"), line="/register workshop")
+        assert said.text == replies.STORAGE_UNAVAILABLE
+        assert core.failed.is_set()
