@@ -71,6 +71,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument(
         "--allow-drop", action="store_true", help="accept a program that leaves out sessions with registrants"
     )
+    for plugin in registry.plugins():  # check what `run` with the same flags would start
+        for flag in plugin.run_flags:
+            check.add_argument(flag.flag, action="store_true", help=flag.help)
 
     program = sub.add_parser("program", help="show the schedule")
     program.add_argument("--tz", help="show times in this IANA zone (default: the event's)")
@@ -164,7 +167,7 @@ def _overrides(args) -> dict[str, dict[str, object]]:
         for flag in plugin.run_flags:
             if getattr(args, flag.flag.lstrip("-").replace("-", "_"), False):
                 overrides.setdefault(plugin.name, {})[flag.setting] = flag.value
-    if args.name:
+    if getattr(args, "name", None):
         overrides.setdefault("console", {})["name"] = args.name
     return overrides
 
@@ -245,7 +248,7 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
         else:
             err.print(f"[red]✗[/] {escape(refusal)}")
             problems.append(refusal)
-    chosen = runner.choose(plugins)
+    chosen = runner.choose(plugins, _overrides(args))
     names = ", ".join(c.plugin.summary(c.settings) for c in chosen)
     if all(c.plugin.fallback for c in chosen):
         names += " (no platform tokens set)"
@@ -253,7 +256,7 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
     for plugin in plugins:
         for warning in plugin.settings().warnings():
             out.print(f"[yellow]![/] {escape(warning)}")
-    for problem in runner.settings_problems(plugins):
+    for problem in runner.settings_problems(plugins, _overrides(args)):
         err.print(f"[red]✗[/] {escape(problem)}")
         problems.append(problem)
     return 2 if problems else 0
