@@ -66,4 +66,5 @@ class SlackSettings(BaseSettings):
         if not missing:
             return []
         how = "HTTP mode (SLACK_MODE=http or --slack-http)" if self.mode == "http" else "Socket Mode"
-        return [f"Slack {how} needs {' and '.join(missing)}, which is not set"]
+        unset = "which is not set" if len(missing) == 1 else "which are not set"
+        return [f"Slack {how} needs {' and '.join(missing)}, {unset}"]
