@@ -17,11 +17,15 @@ from rich.markup import escape
 from rich.table import Table
 
 from bots import registry, reports, runner
+from shared import program_sync
 from shared.app import Roundtable
+from shared.clock import utcnow
 from shared.errors import StorageError
 from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
+from shared.store import database
 from shared.store.database import Database, DatabaseUrlError, safe_url
+from shared.store.probe import probe
 from shared.timefmt import format_moment
 
 out = Console(soft_wrap=True, highlight=False)
@@ -53,12 +57,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--as", dest="name", help="console name when no platform is configured (default: your login)"
     )
+    run.add_argument(
+        "--allow-drop",
+        action="store_true",
+        help="start even if the program leaves out sessions that people are registered to",
+    )
 
     console = sub.add_parser("console", help="chat with the bot in this terminal, one command a line")
     console.add_argument("--as", dest="name", required=True, help="who you are in the chat")
     console.add_argument("--organizer", action="store_true", help="allow the organizer commands")
 
-    sub.add_parser("check", help="validate the program and settings; show what `run` would start")
+    check = sub.add_parser("check", help="validate the program and settings; show what `run` would start")
+    check.add_argument(
+        "--allow-drop", action="store_true", help="accept a program that leaves out sessions with registrants"
+    )
+    for plugin in registry.plugins():  # check what `run` with the same flags would start
+        for flag in plugin.run_flags:
+            check.add_argument(flag.flag, action="store_true", help=flag.help)
 
     program = sub.add_parser("program", help="show the schedule")
     program.add_argument("--tz", help="show times in this IANA zone (default: the event's)")
@@ -102,10 +117,12 @@ def load(settings: Settings) -> Program:
         raise Failure(str(exc), 2) from exc
 
 
-async def open_core(settings: Settings, program: Program, *, sync: bool = True) -> Roundtable:
+async def open_core(
+    settings: Settings, program: Program, *, sync: bool = True, allow_drop: bool = True
+) -> Roundtable:
     try:
-        return await Roundtable.open(settings, program=program, sync=sync)
-    except DatabaseUrlError as exc:
+        return await Roundtable.open(settings, program=program, sync=sync, allow_drop=allow_drop)
+    except (DatabaseUrlError, program_sync.DropRefused) as exc:
         raise Failure(str(exc), 2) from exc
     except StorageError as exc:
         raise Failure(str(exc)) from exc
@@ -127,8 +144,10 @@ async def with_core(
 
 
 # -- commands --------------------------------------------------------------------------------
-async def _run(settings: Settings, program: Program, chosen: list[runner.Chosen]) -> int:
-    core = await open_core(settings, program)
+async def _run(
+    settings: Settings, program: Program, chosen: list[runner.Chosen], *, allow_drop: bool = False
+) -> int:
+    core = await open_core(settings, program, allow_drop=allow_drop)
     try:
         return await runner.run(core, chosen)
     finally:
@@ -148,19 +167,48 @@ def _overrides(args) -> dict[str, dict[str, object]]:
         for flag in plugin.run_flags:
             if getattr(args, flag.flag.lstrip("-").replace("-", "_"), False):
                 overrides.setdefault(plugin.name, {})[flag.setting] = flag.value
-    if args.name:
+    if getattr(args, "name", None):
         overrides.setdefault("console", {})["name"] = args.name
     return overrides
 
 
 async def cmd_run(args, settings: Settings, program: Program) -> int:
+    if problems := runner.settings_problems(registry.plugins(), _overrides(args)):
+        raise Failure("; ".join(problems), 2)
     chosen = runner.choose(registry.plugins(), _overrides(args))
     if all(c.plugin.fallback for c in chosen):
         log.info(
             "No platform tokens are set: opening the %s",
             " and ".join(c.plugin.summary(c.settings) for c in chosen),
         )
-    return await _run(settings, program, chosen)
+    return await _run(settings, program, chosen, allow_drop=args.allow_drop)
+
+
+async def _dropped(settings: Settings, program: Program) -> list[tuple[str, int]]:
+    """What the program would drop from the database `check` just reached; creates nothing."""
+    db = Database(settings.database_url, create=False)
+    try:
+        async with db.engine.connect() as conn:
+            return await program_sync.dropped_with_people(conn, program)
+    except database.FAILURES:
+        return []  # no schema yet: nobody is registered
+    finally:
+        await db.close()
+
+
+def _program_warnings(program: Program, now) -> list[str]:
+    warnings = []
+    for session in program.sessions:
+        if session.join.startswith("http://"):
+            warnings.append(
+                f"session {session.id}: the join link {session.join} is not encrypted (http://); use https://"
+            )
+        if session.ends_at <= now:
+            warnings.append(
+                f"session {session.id} ended on {format_moment(session.ends_at, 'full', program.zone, now=now)}"
+                ": is the date right?"
+            )
+    return warnings
 
 
 async def cmd_check(args, settings: Settings, program: Program) -> int:
@@ -176,16 +224,31 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
     out.print(f"  reminders: {', '.join(program.describe_offsets())} before each session")
     for note in program.deprecations:
         out.print(f"[yellow]![/] {escape(note)}")
+    for warning in _program_warnings(program, utcnow()):
+        out.print(f"[yellow]![/] {escape(warning)}")
     plugins = registry.plugins()
     problems = runner.channel_problems(program, plugins, str(source))
     for problem in problems:
         err.print(f"[red]✗[/] {escape(problem)}")
     try:
-        Database(settings.database_url).engine.sync_engine.dispose()
+        found = await probe(settings.database_url)
     except DatabaseUrlError as exc:
         raise Failure(str(exc), 2) from exc
-    out.print(f"[green]✓[/] database: {safe_url(settings.database_url)}")
-    chosen = runner.choose(plugins)
+    if found.ok:
+        out.print(f"[green]✓[/] {escape(found.summary)}")
+    else:
+        err.print(f"[red]✗[/] {escape(found.summary)}")
+        problems.append(found.summary)
+    for warning in found.warnings:
+        out.print(f"[yellow]![/] {escape(warning)}")
+    if found.connected and (dropped := await _dropped(settings, program)):
+        refusal = program_sync.dropped_refusal(dropped, str(source))
+        if args.allow_drop:
+            out.print(f"[yellow]![/] {escape(refusal)} (--allow-drop: accepted)")
+        else:
+            err.print(f"[red]✗[/] {escape(refusal)}")
+            problems.append(refusal)
+    chosen = runner.choose(plugins, _overrides(args))
     names = ", ".join(c.plugin.summary(c.settings) for c in chosen)
     if all(c.plugin.fallback for c in chosen):
         names += " (no platform tokens set)"
@@ -193,6 +256,9 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
     for plugin in plugins:
         for warning in plugin.settings().warnings():
             out.print(f"[yellow]![/] {escape(warning)}")
+    for problem in runner.settings_problems(plugins, _overrides(args)):
+        err.print(f"[red]✗[/] {escape(problem)}")
+        problems.append(problem)
     return 2 if problems else 0
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import datetime
 from typing import Any
 
@@ -77,8 +78,42 @@ async def reminder_rows(core: Roundtable, limit: int, state: str | None) -> tupl
     return rows, totals
 
 
+# a zero-width space after "@" or "<" keeps the words and loses the ping when an export is
+# pasted into a chat: "@everyone", "@here", "<!channel>", "<@U123>"
+_ZWSP = "\u200b"
+_MASS_MENTION = re.compile(r"@(everyone|here|channel)\b", re.IGNORECASE)
+_MARKUP = re.compile(r"<([!@#&])")
+# spreadsheet programs run a cell that starts with one of these as a formula (OWASP's list)
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def defuse(text: str) -> str:
+    """People's text made inert for chat platforms: no mass mention, no mention markup."""
+    return _MARKUP.sub(lambda m: "<" + _ZWSP + m.group(1), _MASS_MENTION.sub("@" + _ZWSP + r"\1", text))
+
+
+def _defused(value: Any) -> Any:
+    if isinstance(value, str):
+        return defuse(value)
+    if isinstance(value, list):
+        return [_defused(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _defused(v) for k, v in value.items()}
+    return value
+
+
+def csv_cell(value: Any) -> Any:
+    """A cell no spreadsheet runs as a formula: a leading quote, as OWASP advises."""
+    if not isinstance(value, str):
+        return value
+    if value.startswith(_FORMULA_START):
+        value = "'" + value
+    # a lone CR would end the row for some readers (the csv module does not quote it)
+    return value.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def as_json(rows: Any) -> str:
-    return json.dumps(rows, indent=2, ensure_ascii=False)
+    return json.dumps(_defused(rows), indent=2, ensure_ascii=False)
 
 
 def as_csv(rows: list[dict[str, Any]]) -> str:
@@ -88,7 +123,12 @@ def as_csv(rows: list[dict[str, Any]]) -> str:
     writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
     writer.writeheader()
     for row in rows:
-        writer.writerow({k: "; ".join(v) if isinstance(v, list) else v for k, v in row.items()})
+        writer.writerow(
+            {
+                k: csv_cell(defuse("; ".join(v)) if isinstance(v, list) else _defused(v))
+                for k, v in row.items()
+            }
+        )
     return buffer.getvalue()
 
 
@@ -106,8 +146,8 @@ def _cell(value: Any) -> Text:
     if value is None:
         return Text("—")
     if isinstance(value, list):
-        return Text(", ".join(value))
-    return Text(str(value))
+        return Text(defuse(", ".join(value)))
+    return Text(defuse(str(value)))
 
 
 def digest_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
@@ -137,4 +177,4 @@ def digest_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
 def _md_escape(text: str) -> str:
     for ch in "\\`*_[]<>#|":
         text = text.replace(ch, "\\" + ch)
-    return text
+    return defuse(text)

@@ -47,6 +47,20 @@ def choose(plugins: list[AdapterPlugin], overrides: dict[str, dict[str, Any]] | 
     return [Chosen(p, p.settings(**overrides.get(p.name, {}))) for p in plugins if p.fallback]
 
 
+def settings_problems(
+    plugins: list[AdapterPlugin], overrides: dict[str, dict[str, Any]] | None = None
+) -> list[str]:
+    """Adapter settings that cannot work as given; each adapter's own settings name them."""
+    overrides = overrides or {}
+    problems: list[str] = []
+    for plugin in plugins:
+        settings = plugin.settings(**overrides.get(plugin.name, {}))
+        check = getattr(settings, "problems", None)
+        if check is not None:
+            problems.extend(check())
+    return problems
+
+
 def channel_problems(program: Program, plugins: list[AdapterPlugin], source: str = "program") -> list[str]:
     """Theme channels their adapter refuses, and channels for adapters nobody knows."""
     by_name = {p.name: p for p in plugins}
@@ -145,8 +159,9 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
     )
     waits = {asyncio.ensure_future(a.wait()) for a in adapters}
     stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
-    for waiting in (stopped, *waits):
+    failed = asyncio.ensure_future(core.failed.wait())
+    await asyncio.wait({stopped, failed, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    for waiting in (stopped, failed, *waits):
         waiting.cancel()
 
     grace = core.settings.shutdown_grace
@@ -154,5 +169,8 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
     # the dispatcher first, while the platforms can still take what is in flight
     await core.stop(grace)
     await _close_all(adapters)
+    if core.failed.is_set():
+        log.error("Stopped: %s", core.failure)
+        return 3
     log.log(news, "Stopped.")
     return 0

@@ -6,6 +6,7 @@ live in ``shared/handlers``, their wording in ``shared/replies.py``.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import datetime
 
@@ -27,6 +28,8 @@ from shared.store.database import Database
 
 log = logging.getLogger(__name__)
 
+STORAGE_CHECK_SECONDS = 5.0
+
 
 class Roundtable:
     """The event's state and rules; adapters turn platform events into calls on it."""
@@ -40,6 +43,10 @@ class Roundtable:
         self.db = db
         self.clock = clock
         self.limits = Limits(settings.insight_rate_limit, settings.insight_rate_window)
+        # set when the storage went away under us: the runner stops and exits non-zero
+        self.failed = asyncio.Event()
+        self.failure: str | None = None
+        self._watch: asyncio.Task[None] | None = None
         self.dispatcher = Dispatcher(
             db,
             program,
@@ -57,11 +64,14 @@ class Roundtable:
         clock: Clock | None = None,
         upgrade: bool = True,
         sync: bool = True,
+        allow_drop: bool = True,
     ) -> Roundtable:
         """Load the program, open (and by default create or upgrade) the database.
 
         ``sync`` applies the program to the database (moved sessions, new capacities); only the
         bot itself does that, never a report, which may run with another program at hand.
+        Without ``allow_drop`` a program that leaves out a session people are registered to
+        raises :class:`program_sync.DropRefused` and changes nothing.
         """
         program = program or load_program(settings.roundtable_program)
         db = Database(settings.database_url)
@@ -71,6 +81,12 @@ class Roundtable:
                 await db.upgrade()
             if sync:
                 async with db.transaction() as conn:
+                    if not allow_drop and (dropped := await program_sync.dropped_with_people(conn, program)):
+                        raise program_sync.DropRefused(
+                            program_sync.dropped_refusal(
+                                dropped, str(settings.roundtable_program or "the program")
+                            )
+                        )
                     changes = await program_sync.sync(conn, program, core.clock.now())
                 for change in changes:
                     log.info("program: %s", change)
@@ -95,12 +111,33 @@ class Roundtable:
 
     async def start(self) -> None:
         await self.dispatcher.start()
+        if self.db.file is not None and self._watch is None:
+            self._watch = asyncio.create_task(self._watch_storage(), name="storage-watch")
+
+    def storage_lost(self, exc: BaseException) -> None:
+        """The database cannot keep what it is given: say so once, refuse, and stop the bot."""
+        if self.failure is None:
+            self.failure = str(exc)
+            log.error("storage unavailable: %s; refusing commands and stopping", exc)
+        self.failed.set()
+
+    async def _watch_storage(self) -> None:
+        # a stat every few seconds: the bot notices a vanished file even when nobody writes
+        while not self.failed.is_set():
+            await asyncio.sleep(STORAGE_CHECK_SECONDS)
+            try:
+                self.db.check_file()
+            except database.StorageUnavailable as exc:
+                self.storage_lost(exc)
 
     async def dispatch_due(self) -> int:
         return await self.dispatcher.dispatch_due()
 
     async def stop(self, grace: float | None = None) -> None:
         """Send nothing new; let sends in flight finish for ``grace`` seconds."""
+        if self._watch is not None:
+            self._watch.cancel()
+            self._watch = None
         await self.dispatcher.stop(self.settings.shutdown_grace if grace is None else grace)
 
     async def close(self, grace: float | None = None) -> None:

@@ -11,6 +11,7 @@ from shared.commands import COMMANDS, Invocation, parse_line
 from shared.errors import Refusal
 from shared.identity import Identity
 from shared.messages import Message, refusal
+from shared.store.database import StorageUnavailable
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -36,6 +37,8 @@ async def respond(
     Bad input comes back as a polite refusal, a failure of ours as the one apology;
     nothing raises.
     """
+    if core.db.lost is not None:
+        return replies.storage_unavailable()
     try:
         if line is not None:
             command, args = parse_line(line)
@@ -48,6 +51,9 @@ async def respond(
         return await core.handle(Invocation(identity, spec.name, dict(args or {}), organizer=allowed))
     except Refusal as exc:
         return refusal(str(exc), error_field=exc.field)
+    except StorageUnavailable as exc:
+        core.storage_lost(exc)
+        return replies.storage_unavailable()
     except Exception:
         log.exception("/%s from %s failed", command or "?", identity.platform)
         return replies.apology()

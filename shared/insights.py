@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import re
-import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -11,6 +9,7 @@ from sqlalchemy import and_, insert, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
+from shared import text as text_hygiene
 from shared.errors import Refusal
 from shared.identity import Identity
 from shared.messages import InsightPost, moment
@@ -38,22 +37,8 @@ class Limits:
 
 
 def clean_text(text: str, *, single_line: bool = False) -> str:
-    """Plain text only: no control or invisible format characters, tidy whitespace."""
-    text = unicodedata.normalize("NFC", text or "")
-    kept = []
-    for ch in text:
-        if ch in "\n\t" and not single_line:
-            kept.append(ch)
-        elif ch in "\n\t\r":
-            kept.append(" ")
-        elif unicodedata.category(ch) in ("Cc", "Cf", "Cs", "Co"):
-            continue
-        else:
-            kept.append(ch)
-    text = "".join(kept).replace("\t", " ")
-    text = re.sub(r"[ \u00a0]{2,}", " ", text)
-    text = re.sub(r"\n{3,}", "\n\n", text)
-    return "\n".join(line.strip() for line in text.strip().split("\n"))
+    """Plain text only (see :func:`shared.text.clean`, the one hygiene function)."""
+    return text_hygiene.clean(text, single_line=single_line)
 
 
 async def submit(

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import and_, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared import text
 from shared.identity import Identity, Recipient
 from shared.store.schema import identities, people
 
@@ -44,7 +45,7 @@ async def find(conn: AsyncConnection, identity: Identity) -> Account | None:
 
 async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> Account:
     """The account of ``identity``, created on first sight; the display name is kept fresh."""
-    name = (identity.display_name or identity.user_id).strip()[:200] or identity.user_id
+    name = text.clean_name(identity.display_name or identity.user_id, 200) or identity.user_id
     account = await find(conn, identity)
     if account is not None:
         await conn.execute(

@@ -94,6 +94,10 @@ class AdapterSettings(Protocol):
 
     def warnings(self) -> list[str]: ...
 
+    def problems(self) -> list[str]:
+        """Settings that cannot work as given (a token without its partner): `run` refuses to start."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class RunFlag:

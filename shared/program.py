@@ -243,7 +243,7 @@ def _location(loc: tuple[int | str, ...], data: dict) -> str:
         items = data.get(str(loc[0])) or []
         if loc[1] < len(items) and isinstance(items[loc[1]], dict) and "id" in items[loc[1]]:
             where += f" (id {items[loc[1]]['id']!r})"
-    return where or "(top level)"
+    return where or "the program"
 
 
 def _migrate_channel_keys(data: dict, source: str) -> list[str]:
@@ -279,11 +279,73 @@ def parse_program(text: str, source: str = "program.toml") -> Program:
     except ValidationError as exc:
         lines = []
         for error in exc.errors():
-            message = error["msg"].removeprefix("Value error, ")
-            if error["type"] == "extra_forbidden":
-                message = "unknown key"
-            lines.append(f"{source}: {_location(tuple(error['loc']), data)}: {message}")
+            lines.append(f"{source}: {_location(tuple(error['loc']), data)}: {_friendly(error)}")
         raise ProgramError("\n".join(lines)) from exc
+
+
+def _shown(value: object) -> str:
+    text = repr(value) if isinstance(value, str) else str(value)
+    return text if len(text) <= 60 else text[:57] + "…"
+
+
+def _friendly(error: dict) -> str:
+    """A validation error in plain words, with how to fix it (never pydantic's own wording)."""
+    kind = error["type"]
+    value = error.get("input")
+    ctx = error.get("ctx") or {}
+    field = next((str(p) for p in reversed(error["loc"]) if isinstance(p, str)), "this field")
+    if kind == "value_error":
+        return error["msg"].removeprefix("Value error, ")
+    if kind == "missing":
+        if field in ("event", "reminders"):
+            return f"is missing: add a [{field}] table"
+        if field in ("sessions", "themes"):
+            return f"is missing: add at least one [[{field}]] table"
+        return f"is missing: add `{field} = …` here"
+    if kind == "extra_forbidden":
+        return f"unknown key: remove `{field}` or check its spelling"
+    if kind.startswith("url_") or (kind == "string_type" and field.endswith("url")):
+        return (
+            f"{_shown(value)} is not a full web address: write the whole link, "
+            "starting with https://, such as https://zoom.us/j/123456"
+        )
+    if kind.startswith(("datetime_", "date_", "time_")):
+        return (
+            f"{_shown(value)} is not a date and time: write it as 2026-12-10T17:00:00 "
+            "(the event's local time, without quotes)"
+        )
+    if kind in ("int_parsing", "int_type", "int_from_float"):
+        return f"{_shown(value)} is not a whole number: write it without quotes, such as 30"
+    if kind in ("bool_parsing", "bool_type"):
+        return f"{_shown(value)} is neither true nor false: write true or false, without quotes"
+    if kind == "greater_than":
+        return f"{_shown(value)} is too small: it must be more than {ctx.get('gt')}"
+    if kind in ("less_than_equal", "less_than"):
+        return f"{_shown(value)} is too large: it must be at most {ctx.get('le', ctx.get('lt'))}"
+    if kind == "literal_error":
+        return f"{_shown(value)} is not allowed here: use one of {ctx.get('expected')}"
+    if kind == "string_pattern_mismatch":
+        return (
+            f"{_shown(value)} cannot be used as a name here: use lowercase letters, digits, - and _, "
+            "starting with a letter or digit, such as workshop-1"
+        )
+    if kind == "string_too_short":
+        return "is empty: write some text between the quotes"
+    if kind == "string_too_long":
+        return f"is too long: at most {ctx.get('max_length')} characters"
+    if kind == "too_short":
+        return f"needs at least {ctx.get('min_length')} entry: add one"
+    if kind == "too_long":
+        return f"has too many entries: at most {ctx.get('max_length')}"
+    if kind in ("string_type", "str_type"):
+        return f"{_shown(value)} is not text: put it between quotes"
+    if kind in ("model_type", "dict_type", "model_attributes_type"):
+        return f"must be a table: write it as [{field}] with `key = value` lines under it"
+    if kind == "list_type":
+        return f'must be a list, written as [[{field}]] tables or ["…", "…"]'
+    return (
+        f"{_shown(value)} is not valid here ({error['msg'].lower()}); see the bundled program for an example"
+    )
 
 
 def load_program(path: Path | str | None = None) -> Program:

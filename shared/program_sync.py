@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import and_, func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, registrations
@@ -66,6 +66,34 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
             )
             changes.append(f"{session_id} is no longer in the program; its pending reminders are skipped")
     return changes
+
+
+class DropRefused(Exception):
+    """The program leaves out sessions that people are registered to (see :func:`dropped_refusal`)."""
+
+
+async def dropped_with_people(conn: AsyncConnection, program: Program) -> list[tuple[str, int]]:
+    """Sessions the database has in its program that ``program`` leaves out, with how many people
+    are still registered to each: what a sync would drop without telling them."""
+    rows = await conn.execute(
+        select(sessions.c.id, func.count(registrations_table.c.id))
+        .select_from(sessions.join(registrations_table, registrations_table.c.session_id == sessions.c.id))
+        .where(sessions.c.in_program.is_(True))
+        .group_by(sessions.c.id)
+        .order_by(sessions.c.id)
+    )
+    return [
+        (session_id, count) for session_id, count in rows if program.session(session_id) is None and count
+    ]
+
+
+def dropped_refusal(dropped: list[tuple[str, int]], source: str = "the program") -> str:
+    """One sentence naming who would be dropped, and the two ways forward."""
+    each = ", ".join(f"{sid} ({n} {'person' if n == 1 else 'people'} registered)" for sid, n in dropped)
+    return (
+        f"{source} leaves out {each}: they would be dropped without a word. Keep the session and mark it "
+        "`cancelled = true` so that they are told, or pass --allow-drop to drop it anyway"
+    )
 
 
 def _values(session: Session, now: datetime) -> dict:

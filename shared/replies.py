@@ -14,6 +14,17 @@ from shared.registrations import CONFIRMED, FOLLOWING, WAITLISTED, RosterEntry, 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
 
 
+STORAGE_UNAVAILABLE = (
+    "Sorry, my storage is unavailable, so nothing was saved and nothing changed. "
+    "The organizers have been alerted; please try again later."
+)
+
+
+def storage_unavailable() -> Message:
+    """The answer while the database is gone: never a confirmation of what was not stored."""
+    return refusal(STORAGE_UNAVAILABLE)
+
+
 def apology() -> Message:
     """The one answer to a failure that is ours, not the person's."""
     return refusal(APOLOGY)

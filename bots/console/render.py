@@ -21,10 +21,13 @@ def render(message: Message, zone: ZoneInfo, *, now: datetime, locale: str = "en
     style = "bold red" if not message.ok else ("bold cyan" if message.kind != "reply" else "bold")
     out.append(prefix + times(message.text), style=style)
     for field in message.fields:
-        value = field.value if field.verbatim else times(field.value)
         out.append("\n  ")
         out.append(field.name, style="bold")
-        value = value.replace("\n", "\n    ")
+        if field.verbatim:
+            # people's words, set apart line by line: none of them can pass for the bot's
+            out.append("\n    │ " + field.value.replace("\n", "\n    │ "), style="italic")
+            continue
+        value = times(field.value).replace("\n", "\n    ")
         out.append(("\n    " if "\n" in value or len(value) > 60 else ": ") + value)
     for button in message.buttons:
         out.append("\n  ")

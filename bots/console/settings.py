@@ -29,3 +29,6 @@ class ConsoleSettings(BaseSettings):
 
     def warnings(self) -> list[str]:
         return []
+
+    def problems(self) -> list[str]:
+        return []

@@ -59,6 +59,11 @@ def plain(text: str) -> str:
     return text.replace("<", "<" + _ZERO_WIDTH)
 
 
+def quoted(text: str) -> str:
+    """Escaped people's text as a block quote: no line of it can pass for the bot's own."""
+    return "\n".join("> " + line for line in text.split("\n"))
+
+
 # the core's time styles as Discord timestamp styles: every reader sees their own local time
 _TIME_STYLES = {"full": "F", "relative": "R", "time": "t", "date": "D"}
 
@@ -142,7 +147,8 @@ def render(message: Message) -> dict[str, Any]:
     for field in message.fields:
         name = clip(plain(field.name), FIELD_NAME_MAX) or _EMPTY
         value = (
-            clip(plain(field.value) if field.verbatim else timestamps(field.value), FIELD_VALUE_MAX) or _EMPTY
+            clip(quoted(plain(field.value)) if field.verbatim else timestamps(field.value), FIELD_VALUE_MAX)
+            or _EMPTY
         )
         budget -= len(name) + len(value)
         if budget < 100:  # room for the "more" note
@@ -163,7 +169,7 @@ def insight_embed(post: InsightPost) -> discord.Embed:
     """An insight as posted into its theme channel; every value from people is escaped."""
     embed = discord.Embed(
         title=clip(plain(post.theme_name), EMBED_TITLE_MAX),
-        description=clip(plain(post.text), EMBED_DESCRIPTION_MAX),
+        description=clip(quoted(plain(post.text)), EMBED_DESCRIPTION_MAX),
         colour=INSIGHT_COLOUR,
         timestamp=post.created_at,
     )

@@ -32,6 +32,10 @@ class DiscordSettings(BaseSettings):
         return self.token is not None
 
     def warnings(self) -> list[str]:
+        return []
+
+    def problems(self) -> list[str]:
+        """What stops Discord from starting although the operator asked for it (``run`` exits 2)."""
         if self.guild_id is not None and self.token is None:
-            return ["DISCORD_GUILD_ID is set without DISCORD_TOKEN: Discord will not start"]
+            return ["DISCORD_GUILD_ID is set but DISCORD_TOKEN is not: set the bot token, or unset the guild"]
         return []

@@ -27,7 +27,7 @@ from slack_sdk.http_retry.builtin_async_handlers import (
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bots.slack import render, views
+from bots.slack import render, verify, views
 from bots.slack.settings import SlackSettings
 from shared.commands import COMMANDS, CommandLineError, parse_line
 from shared.errors import AdapterStartError
@@ -158,6 +158,14 @@ class SlackAdapter:
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._users: dict[str, tuple[dict[str, Any] | None, float]] = {}
+        self._gate = verify.Gate(
+            self._signing_secret,
+            verify.Served(
+                commands=frozenset(f"/{name}" for name in COMMANDS),
+                action_id=render.ACTION_PATTERN,
+                callbacks=frozenset({views.INSIGHT_CALLBACK}),
+            ),
+        )
         self._register_listeners()
 
     # ---- lifecycle -------------------------------------------------------------
@@ -273,8 +281,14 @@ class SlackAdapter:
             await runner.cleanup()
 
     async def _http_events(self, request: web.Request) -> web.StreamResponse:
-        # bolt verifies the signature and its age (5 minutes) and answers 401 before any listener
-        response = await self.app.async_dispatch(await to_bolt_request(request))
+        # size, signature, age and shape first: nothing unsigned or malformed is parsed further
+        refused = await self._gate.check(request)
+        if refused is not None:
+            return web.Response(status=refused.status, text=refused.reason)
+        try:
+            response = await self.app.async_dispatch(await to_bolt_request(request))
+        except Exception as exc:  # a signed body the SDK chokes on: a 400, not a 500 and a traceback
+            return web.Response(status=400, text=self._gate.failed(request, exc).reason)
         return await to_aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -349,7 +363,7 @@ class SlackAdapter:
         try:
             info = await asyncio.wait_for(self.client.users_info(user=user_id), USER_LOOKUP_TIMEOUT)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.warning("Slack: users.info for %s failed: %s", user_id, _error_code(exc))
+            log.warning("Slack: users.info for %r failed: %s", user_id[:40], _error_code(exc))
             return None  # not cached: the next command asks again
         user = info.get("user") or None
         if len(self._users) > 10_000:  # a big workspace: forget everyone, the lookups are cheap
@@ -377,13 +391,17 @@ class SlackAdapter:
     async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
         await ack()  # first: everything below may take longer than Slack's 3 seconds
         # Slack escapes &, < and > in the text it sends us; the core wants what was typed
-        line = f"{command['command']} {render.unescape(command.get('text') or '')}"
+        name, text, user_id = command.get("command"), command.get("text"), command.get("user_id")
+        if not isinstance(name, str) or not isinstance(user_id, str) or not user_id:
+            log.warning("Slack: a slash command without its command or user; ignored")
+            return
+        line = f"{name} {render.unescape(text if isinstance(text, str) else '')}"
         form = self._form_for(line)
         if form is not None:
             # before any other call: the trigger id expires 3 seconds after the command
             await self._open_insight_modal(command, form.get("theme"), respond)
             return
-        identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
+        identity = await self._identity(command.get("team_id"), user_id, command.get("user_name"))
         message = await self._respond(identity, line=line)
         await self._reply(respond, message, command)
 
@@ -402,23 +420,27 @@ class SlackAdapter:
     async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
         await ack()
         value = action.get("value")
-        if not value:  # a link button such as "Join": Slack opens the URL, nothing to do
+        if not value or not isinstance(value, str):  # a link button such as "Join": nothing to do
             return
-        user = body.get("user") or {}
-        team = (body.get("team") or {}).get("id") or user.get("team_id")
-        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
+        identity = self._clicker(body)
+        if identity is None:
+            return
+        identity = await identity
         message = await self._respond(identity, line=value)
-        if (body.get("container") or {}).get("type") == "view" or not body.get("response_url"):
+        container = body.get("container")
+        if (isinstance(container, dict) and container.get("type") == "view") or not body.get("response_url"):
             # a click on the Home tab: the answer goes on top of a refreshed Home
             await self.publish_home(identity, notice=message)
         else:
             await self._reply(respond, message, None)
 
     async def _on_insight_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        form = views.read_insight_form(view)
-        user = body.get("user") or {}
-        team = (body.get("team") or {}).get("id") or user.get("team_id")
-        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
+        form = views.read_insight_form(view if isinstance(view, dict) else {})
+        clicker = self._clicker(body)
+        if clicker is None:
+            await ack()
+            return
+        identity = await clicker
         # the core judges the form before the ack, so that refusals show under the field
         args = {
             "theme": form.theme,
@@ -434,12 +456,27 @@ class SlackAdapter:
         await self._confirm_after_modal(identity, form.metadata, message)
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home":
+        if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
             return
-        team = body.get("team_id") or self.team_id
-        await self.publish_home(await self._identity(team, event["user"], None))
+        team = body.get("team_id")
+        await self.publish_home(
+            await self._identity(team if isinstance(team, str) else None, event["user"], None)
+        )
 
     # ---- helpers ---------------------------------------------------------------
+
+    def _clicker(self, body: dict[str, Any]) -> Any:
+        """The identity (awaitable) of who clicked or submitted; None for a payload without a user."""
+        user = body.get("user")
+        if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
+            log.warning("Slack: an interaction without a user; ignored")
+            return None
+        team = body.get("team")
+        team_id = (team.get("id") if isinstance(team, dict) else None) or user.get("team_id")
+        name = user.get("username") or user.get("name")
+        return self._identity(
+            team_id if isinstance(team_id, str) else None, user["id"], name if isinstance(name, str) else None
+        )
 
     async def _respond(
         self,
@@ -493,7 +530,10 @@ class SlackAdapter:
         metadata = {"channel": command.get("channel_id", ""), "response_url": command.get("response_url", "")}
         view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)
         try:
-            await self.client.views_open(trigger_id=command["trigger_id"], view=view)
+            trigger = command.get("trigger_id")
+            if not isinstance(trigger, str) or not trigger:
+                raise SlackClientError("the command came without a trigger id")
+            await self.client.views_open(trigger_id=trigger, view=view)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             # trigger ids live 3 seconds; a slow network loses the form, the typed command still works
             log.warning("Slack: views.open failed: %s", _error_code(exc))

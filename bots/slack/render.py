@@ -113,6 +113,11 @@ def people_text(text: str) -> str:
     return escape(text)
 
 
+def quoted(escaped: str) -> str:
+    """Escaped people's text as a block quote: no line of it can pass for the bot's own."""
+    return "\n".join("> " + line for line in escaped.split("\n"))
+
+
 def _truncate(text: str, limit: int) -> str:
     if len(text) <= limit:
         return text
@@ -130,7 +135,7 @@ def _text(text: str, limit: int = SECTION_TEXT_MAX) -> dict[str, Any]:
 
 
 def _field_text(item: Field, limit: int) -> str:
-    value = people_text(item.value) if item.verbatim else mrkdwn(item.value)
+    value = quoted(people_text(item.value)) if item.verbatim else mrkdwn(item.value)
     return f"*{escape(item.name)}*\n{value or '—'}" if item.name else value or "—"
 
 
@@ -223,8 +228,8 @@ def insight_blocks(post: InsightPost) -> list[dict[str, Any]]:
     return [
         {"type": "section", "text": _text(f":bulb: *Insight · {escape(post.theme_name)}*")},
         *[
-            {"type": "section", "text": _text(part)}
-            for part in _split(people_text(post.text), SECTION_TEXT_MAX)
+            {"type": "section", "text": _text(quoted(part.strip("\n")))}
+            for part in _split(people_text(post.text), SECTION_TEXT_MAX // 2)
         ],
         {"type": "context", "elements": [_text("— " + " · ".join(by))]},
     ]

@@ -50,10 +50,21 @@ class SlackSettings(BaseSettings):
         return self.app_token is not None
 
     def warnings(self) -> list[str]:
-        warnings = []
-        if self.bot_token and not self.enabled:
-            need = "SLACK_SIGNING_SECRET" if self.mode == "http" else "SLACK_APP_TOKEN"
-            warnings.append(f"SLACK_BOT_TOKEN is set but {need} is not: Slack will not start")
-        if (self.app_token or self.signing_secret) and not self.bot_token:
-            warnings.append("a Slack app token or signing secret is set without SLACK_BOT_TOKEN")
-        return warnings
+        return []
+
+    def problems(self) -> list[str]:
+        """What stops Slack from starting although the operator asked for it (``run`` exits 2)."""
+        if not self.wanted and self.mode != "http":
+            return []
+        missing = []
+        if not self.bot_token:
+            missing.append("SLACK_BOT_TOKEN")
+        if self.mode == "http" and not self.signing_secret:
+            missing.append("SLACK_SIGNING_SECRET")
+        if self.mode == "socket" and not self.app_token:
+            missing.append("SLACK_APP_TOKEN")
+        if not missing:
+            return []
+        how = "HTTP mode (SLACK_MODE=http or --slack-http)" if self.mode == "http" else "Socket Mode"
+        unset = "which is not set" if len(missing) == 1 else "which are not set"
+        return [f"Slack {how} needs {' and '.join(missing)}, {unset}"]

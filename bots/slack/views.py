@@ -94,25 +94,32 @@ class InsightForm:
 
 def read_insight_form(view: dict[str, Any]) -> InsightForm:
     """The submitted values; missing or odd pieces read as empty for the core to judge."""
-    values = (view.get("state") or {}).get("values") or {}
+
+    def as_dict(value: Any) -> dict[str, Any]:
+        return value if isinstance(value, dict) else {}
+
+    def as_str(value: Any) -> str:
+        return value if isinstance(value, str) else ""
+
+    values = as_dict(as_dict(view.get("state")).get("values"))
 
     def element(block: str) -> dict[str, Any]:
-        found = (values.get(block) or {}).get(VALUE)
-        return found if isinstance(found, dict) else {}
+        return as_dict(as_dict(values.get(block)).get(VALUE))
 
-    selected = element("theme").get("selected_option") or {}
-    city = (element("city").get("value") or "").strip()
-    checked = element("anonymous").get("selected_options") or []
+    selected = as_dict(element("theme").get("selected_option"))
+    city = as_str(element("city").get("value")).strip()
+    checked = element("anonymous").get("selected_options")
     try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        metadata = json.loads(as_str(view.get("private_metadata")) or "{}")
     except ValueError:
         metadata = {}
     return InsightForm(
-        theme=str(selected.get("value") or ""),
-        text=str(element("text").get("value") or ""),
+        theme=as_str(selected.get("value")),
+        text=as_str(element("text").get("value")),
         city=city or None,
-        anonymous=any(isinstance(o, dict) and o.get("value") == "anonymous" for o in checked),
-        metadata=metadata if isinstance(metadata, dict) else {},
+        anonymous=isinstance(checked, list)
+        and any(isinstance(o, dict) and o.get("value") == "anonymous" for o in checked),
+        metadata={k: v for k, v in as_dict(metadata).items() if isinstance(v, str)},
     )
 
 

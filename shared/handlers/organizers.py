@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared import insights, outbox, registrations, replies
+from shared import outbox, registrations, replies, text
 from shared.commands import Invocation, handler
 from shared.errors import Refusal
 from shared.messages import Message
@@ -26,7 +26,7 @@ async def roster(core: Roundtable, inv: Invocation) -> Message:
 @handler("announce")
 async def announce(core: Roundtable, inv: Invocation) -> Message:
     session = registrations.session_or_raise(core.program, inv.args["session"])
-    body = insights.clean_text(inv.args["message"])
+    body = text.clean(inv.args["message"])
     if not body:
         raise Refusal("The announcement is empty.", "message")
     if len(body) > MAX_ANNOUNCEMENT:

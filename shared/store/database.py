@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 
 from sqlalchemy import event, text
@@ -32,6 +33,16 @@ async def advisory_lock(conn: AsyncConnection, key: int) -> None:
 
 class DatabaseUrlError(StorageError, ValueError):
     """A DATABASE_URL this bot cannot use."""
+
+
+class StorageUnavailable(StorageError):
+    """The database file was removed or replaced under the running bot, or cannot be written:
+    nothing more is stored, and nothing that was not stored may be confirmed."""
+
+
+def _file_identity(path: Path) -> tuple[int, int]:
+    info = path.stat()
+    return info.st_dev, info.st_ino
 
 
 def async_url(url: str) -> str:
@@ -76,16 +87,26 @@ class Database:
     row locks (``FOR UPDATE``) instead.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, create: bool = True) -> None:
         self.url = async_url(url)
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
         self.dialect = self.engine.dialect.name
         self._local_writer: asyncio.Lock | None = None
+        # the SQLite file and the (device, inode) it had when opened: a file removed or replaced
+        # while the bot runs must stop it, not swallow what people are told is stored
+        self.file: Path | None = None
+        self._identity: tuple[int, int] | None = None
+        self.lost: str | None = None
         if self.dialect == "sqlite":
             self._local_writer = asyncio.Lock()
             database = make_url(self.url).database
-            if database and database != ":memory:":
-                Path(database).parent.mkdir(parents=True, exist_ok=True)
+            if database and database != ":memory:" and not database.startswith("file:"):
+                self.file = Path(database)
+                if create:
+                    self.file.parent.mkdir(parents=True, exist_ok=True)
+                    _create_private(self.file)
+                if self.file.exists():
+                    self._identity = _file_identity(self.file)
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
         # the PostgreSQL backends of this engine: what they NOTIFY, this process already knows
@@ -102,8 +123,32 @@ class Database:
     def is_sqlite(self) -> bool:
         return self.dialect == "sqlite"
 
+    def check_file(self) -> None:
+        """Raise StorageUnavailable when the SQLite file is gone, replaced or unwritable (cheap: a stat)."""
+        if self.lost is None and self.file is not None:
+            self.lost = _file_problem(self.file, self._identity)
+            if self.lost is None and self._identity is None and self.file.exists():
+                self._identity = _file_identity(self.file)
+        if self.lost is not None:
+            raise StorageUnavailable(self.lost)
+
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
+        # before each write transaction, and again after its commit: never confirm what a
+        # vanished file swallowed
+        self.check_file()
+        try:
+            async with self._transaction() as conn:
+                yield conn
+        except SQLAlchemyError as exc:
+            if self.file is not None and _lost_storage(exc):
+                self.lost = f"the database file {self.file} cannot be written: {_first_line(exc)}"
+                raise StorageUnavailable(self.lost) from exc
+            raise
+        self.check_file()
+
+    @asynccontextmanager
+    async def _transaction(self) -> AsyncIterator[AsyncConnection]:
         if self._local_writer is None:
             async with self.engine.begin() as conn:
                 yield conn
@@ -147,6 +192,46 @@ def _upgrade(connection: Connection) -> None:
     from alembic import command
 
     command.upgrade(_config(connection), "head")
+
+
+def _create_private(file: Path) -> None:
+    """A new SQLite file readable by its owner only: it holds personal data. SQLite gives its
+    -wal and -shm files the mode of the database file."""
+    with suppress(FileExistsError):
+        os.close(os.open(file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+
+
+def _file_problem(file: Path, identity: tuple[int, int] | None) -> str | None:
+    try:
+        now = _file_identity(file)
+    except FileNotFoundError:
+        return f"the database file {file} was removed while the bot was running" if identity else None
+    except OSError as exc:
+        return f"the database file {file} cannot be reached: {exc.strerror or exc}"
+    if identity is not None and now != identity:
+        return f"the database file {file} was replaced by another file while the bot was running"
+    for extra in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
+        if extra.exists() and not os.access(extra, os.W_OK):
+            return f"{extra} cannot be written (check its owner and permissions)"
+    return None
+
+
+# SQLite's words for a file that can no longer take writes (read-only, gone, or its WAL broken)
+_LOST = (
+    "readonly database",
+    "disk i/o error",
+    "unable to open database file",
+    "database disk image is malformed",
+)
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(getattr(exc, "orig", None) or exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _lost_storage(exc: BaseException) -> bool:
+    return any(words in _first_line(exc).lower() for words in _LOST)
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -251,7 +251,7 @@ async def test_insight_is_posted_as_an_embed_with_mentions_disabled(
     assert post["allowed_mentions"] == {"parse": []}
     embed = post["embeds"][0]
     assert embed["title"] == "Citizen participation"
-    assert embed["description"] == "Neighbourhood councils kept meeting online."
+    assert embed["description"] == "> Neighbourhood councils kept meeting online."
     fields = {f["name"]: f["value"] for f in embed["fields"]}
     assert fields["Shared by"] == "Alice" and fields["Platform"] == "via Discord"
     assert "City" not in fields

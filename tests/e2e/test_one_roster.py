@@ -63,7 +63,7 @@ async def test_an_insight_from_either_platform_reaches_both_channels(world: Worl
     from_slack = [b for b in on_discord if "Neighbourhood councils" in words(b)]
     assert len(from_slack) == 1
     embed = from_slack[0]["embeds"][0]
-    assert embed["description"] == "Neighbourhood councils met online every week."
+    assert embed["description"] == "> Neighbourhood councils met online every week."
     assert {"name": "Platform", "value": "via Slack", "inline": True} in embed["fields"]
     assert "via Discord" in words([b for b in on_discord if "stairwell" in words(b)])
 

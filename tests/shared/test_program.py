@@ -80,7 +80,7 @@ def test_local_times_follow_the_zone_across_daylight_saving():
         (('name = "Test event"', 'name = "Test event"\ncolour = "red"'), "event.colour: unknown key"),
         (
             ("minutes = 50", 'minutes = "fifty"'),
-            "sessions[0].minutes (id 'talk'): Input should be a valid integer",
+            "sessions[0].minutes (id 'talk'): 'fifty' is not a whole number: write it without quotes",
         ),
         (('id = "lab"', 'id = "talk"'), "sessions: the id 'talk' is used twice"),
         (
@@ -109,7 +109,7 @@ def test_a_broken_file_names_the_file_and_the_field(change, expected):
 def test_an_empty_theme_list_is_refused():
     # `themes = []` after a [[sessions]] table would belong to it: put it at the top
     text = "themes = []\n" + GOOD[: GOOD.index("[[themes]]")]
-    with pytest.raises(ProgramError, match=r"themes: List should have at least 1 item"):
+    with pytest.raises(ProgramError, match=r"themes: needs at least 1 entry"):
         parse_program(text, "event.toml")
 
 

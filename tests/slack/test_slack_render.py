@@ -41,7 +41,7 @@ def test_people_text_in_fields_is_inert() -> None:
     )
     blocks = render.blocks(message)
     first, second = blocks[1]["text"]["text"], blocks[2]["text"]["text"]
-    assert first == "*&lt;@U1&gt; · Paris*\n&lt;!channel&gt; &lt;t:1:F&gt; *hi*"
+    assert first == "*&lt;@U1&gt; · Paris*\n> &lt;!channel&gt; &lt;t:1:F&gt; *hi*"
     assert "<!date^" in second
     assert all(b["text"]["verbatim"] is True for b in blocks if "text" in b)
     assert "&lt;!channel&gt;" in render.fallback(message)
