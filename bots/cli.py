@@ -185,6 +185,8 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
     except DatabaseUrlError as exc:
         raise Failure(str(exc), 2) from exc
     out.print(f"[green]✓[/] database: {safe_url(settings.database_url)}")
+    if any(s.cancelled for s in program.sessions):
+        await _check_cancelled(settings, program)
     chosen = runner.choose(plugins)
     names = ", ".join(c.plugin.summary(c.settings) for c in chosen)
     if all(c.plugin.fallback for c in chosen):
@@ -194,6 +196,25 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
         for warning in plugin.settings().warnings():
             out.print(f"[yellow]![/] {escape(warning)}")
     return 2 if problems else 0
+
+
+async def _check_cancelled(settings: Settings, program: Program) -> None:
+    """How many people the next start tells of each cancelled session."""
+    from shared import program_sync
+    from shared.clock import utcnow
+
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as conn:
+            counts = await program_sync.to_tell(conn, program, utcnow())
+    except Exception as exc:  # a check reports, it does not fail on a database it cannot read
+        out.print(f"[yellow]![/] cancelled sessions: cannot count whom to tell ({type(exc).__name__})")
+        return
+    finally:
+        await db.close()
+    for session_id, n in counts.items():
+        told = "its registrants were told" if n is None else f"the next start tells {n} people"
+        out.print(f"  ✗ {session_id} is cancelled: {told}")
 
 
 async def cmd_program(args, settings: Settings, program: Program) -> int:

@@ -56,6 +56,22 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
         )
     if now >= session.ends_at:
         return Skip("session_ended")
+    if row.kind == "cancelled":
+        fields = (
+            [Field("From the organizers", session.cancel_message, verbatim=True)]
+            if session.cancel_message
+            else []
+        )
+        return Send(
+            _dm(
+                f"❌ {session.title}, planned for {moment(session.starts_at, 'full')}, is cancelled. "
+                "Your place in it is released; there is nothing you need to do.",
+                fields=fields,
+                kind="cancelled",
+            )
+        )
+    if session.cancelled:
+        return Skip("cancelled")
     current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
     if current is None:
         return Skip("not_registered")

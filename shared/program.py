@@ -43,6 +43,8 @@ class _Strict(BaseModel):
 
 class Event(_Strict):
     name: Name
+    # whom people write to about their data (an e-mail address or a URL); shown by /privacy
+    privacy_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     series: Name | None = None
     timezone: str
     description: str = ""
@@ -104,6 +106,9 @@ class Session(_Strict):
     access: Literal["open", "registration"]
     capacity: int | None = Field(default=None, gt=0, le=100_000)
     join_url: AnyHttpUrl
+    # a cancelled session stays in the program: its registrants are told, its roster kept
+    cancelled: bool = False
+    cancel_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1500)] | None = None
     # the [event] timezone, set by Program: times in the file are local to it
     _zone: str = PrivateAttr(default="UTC")
 
@@ -204,6 +209,11 @@ class Program(_Strict):
     def unknown_session(self, typed: str) -> str:
         known = ", ".join(f"`{s.id}`" for s in self.sessions)
         return f"{_no_such('session', typed)} Choose one of {known}."
+
+    @property
+    def open_sessions(self) -> list[Session]:
+        """The sessions not cancelled: the ones people may still register for."""
+        return [s for s in self.sessions if not s.cancelled]
 
     def unknown_theme(self, typed: str) -> str:
         known = ", ".join(f"`{t.id}`" for t in self.themes)

@@ -24,6 +24,14 @@ class RegistrationError(Refusal):
     field = "session"
 
 
+class SessionCancelled(RegistrationError):
+    """A cancelled session takes no registrations; the handler words the refusal."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(f"{session.id} is cancelled")
+        self.session = session
+
+
 @dataclass(frozen=True, slots=True)
 class Standing:
     """A person's place in one session."""
@@ -135,6 +143,8 @@ async def register(
     conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime
 ) -> Standing:
     session = session_or_raise(program, session_id)
+    if session.cancelled:
+        raise SessionCancelled(session)
     account = await people.resolve(conn, identity, now)
     await lock_session(conn, session.id)
     existing = await standing(conn, account.person_id, session.id)
@@ -206,7 +216,7 @@ async def cancel_person(
 
 async def fill_seats(conn: AsyncConnection, session: Session, now: datetime) -> tuple[Promotion, ...]:
     """Promote the head of the waitlist into free seats, in the order people asked."""
-    if not session.capped or now >= session.ends_at:
+    if not session.capped or session.cancelled or now >= session.ends_at:
         return ()
     taken = (
         await conn.execute(

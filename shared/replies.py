@@ -52,7 +52,7 @@ def schedule(program: Program, counts: dict[str, dict[str, int]], now: datetime)
     buttons = [
         Button(f"Register: {s.id}" if s.capped else f"Follow: {s.id}", f"/register {s.id}")
         for s in program.sessions
-        if now < s.starts_at
+        if now < s.starts_at and not s.cancelled
     ]
     header = event.name if not event.series else f"{event.name} — {event.series}"
     return reply(header, fields=fields, buttons=buttons)
@@ -71,12 +71,21 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
     else:
         access = "open to everyone"
     status = ""
+    if session.cancelled:
+        return f"cancelled (it was planned for {moment(session.starts_at, 'full')})"
     if now >= session.ends_at:
         status = " · ended"
     elif now >= session.starts_at:
         status = " · happening now"
     text = f"{span} · {access}{status}"
     return f"{text}\n{session.description}" if session.description else text
+
+
+def session_cancelled(program: Program, session: Session) -> str:
+    """Refusing a cancelled session, with the sessions one may still register for."""
+    valid = ", ".join(f"`{s.id}`" for s in program.open_sessions)
+    others = f" Choose one of {valid}." if valid else ""
+    return f"Sorry, {session.title} is cancelled, so it takes no registrations.{others}"
 
 
 def session_picker(upcoming: list[Session]) -> Message:

@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from shared import registrations, replies
 from shared.commands import Invocation, handler
+from shared.errors import Refusal
 from shared.messages import Message
 
 if TYPE_CHECKING:
@@ -17,9 +18,12 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     session_id = (inv.args.get("session") or "").strip().lower()
     if not session_id:
         now = core.now()
-        return replies.session_picker([s for s in core.program.sessions if now < s.starts_at])
-    async with core.db.transaction() as conn:
-        result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+        return replies.session_picker([s for s in core.program.open_sessions if now < s.starts_at])
+    try:
+        async with core.db.transaction() as conn:
+            result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+    except registrations.SessionCancelled as exc:
+        raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:
         core.queued(result.first_due)
     session = core.program.session(result.session_id)

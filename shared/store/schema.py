@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -85,6 +86,8 @@ sessions = Table(
     Column("access", String(20), nullable=False),
     Column("capacity", Integer),
     Column("in_program", Boolean, nullable=False, default=True),
+    # the program cancelled it and its registrants were told (once)
+    Column("cancelled", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 

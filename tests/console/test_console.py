@@ -216,3 +216,19 @@ def test_the_program_as_an_ics_file(env):
     result = roundtable(env, "program", "--format", "ics")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("BEGIN:VCALENDAR") and result.stdout.count("BEGIN:VEVENT") == 2
+
+
+def test_check_counts_whom_a_cancelled_session_tells(env, tmp_path):
+    assert roundtable(env, "console", "--as", "ann", stdin="/register workshop\n").returncode == 0
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    text = program.read_text("utf-8").replace(
+        'id = "workshop"', 'id = "workshop"\ncancelled = true\ncancel_message = "Sorry!"', 1
+    )
+    program.write_text(text, "utf-8")
+    check = roundtable(env, "check")
+    assert check.returncode == 0, check.stderr
+    assert "workshop is cancelled: the next start tells 1 people" in check.stdout
+    schedule = roundtable(env, "console", "--as", "ben", stdin="/schedule\n/register workshop\n")
+    assert "is cancelled, so it takes no registrations. Choose one of `roundtable`" in schedule.stdout
+    check = roundtable(env, "check")
+    assert "workshop is cancelled: its registrants were told" in check.stdout
