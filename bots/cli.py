@@ -77,6 +77,10 @@ def build_parser() -> argparse.ArgumentParser:
     reminders.add_argument("--state", choices=["pending", "sending", "sent", "failed", "skipped"])
     reminders.add_argument("--limit", type=int, default=500)
 
+    forget = sub.add_parser("forget", help="erase a person on request (GDPR Art. 17), as /forgetme does")
+    forget.add_argument("--platform", required=True, help="the adapter name: slack, discord or console")
+    forget.add_argument("--user", required=True, help="their user id on that platform, such as U123")
+
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="create or upgrade the schema")
@@ -295,7 +299,8 @@ async def cmd_insights(args, settings: Settings, program: Program) -> int:
         elif args.format == "csv":
             sys.stdout.write(reports.as_csv(rows))
         elif args.format == "md":
-            sys.stdout.write(reports.digest_markdown(core, rows) + "\n")
+            erased = await reports.erased_insights(core, theme)
+            sys.stdout.write(reports.digest_markdown(core, rows, erased) + "\n")
         else:
             out.print(
                 reports.as_table(
@@ -316,6 +321,26 @@ async def cmd_reminders(args, settings: Settings, program: Program) -> int:
             summary = ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) or "nothing queued"
             columns = ["id", "kind", "session", "to", "platform", "due_at", "state", "reason"]
             out.print(reports.as_table(rows, f"Messages: {summary}", columns))
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_forget(args, settings: Settings, program: Program) -> int:
+    from shared import privacy, replies
+
+    async def work(core: Roundtable) -> int:
+        async with core.db.transaction() as conn:
+            people = await privacy.find_account(conn, args.platform, args.user)
+            results = [
+                await privacy.forget(conn, program, person_id, core.now(), via="organizer")
+                for person_id in people
+            ]
+        if not results:
+            out.print(f"Nothing stored for {escape(args.user)} on {escape(args.platform)}: nothing to erase.")
+            return 0
+        for erased in results:
+            out.print(replies.forgotten(erased).text, markup=False)
         return 0
 
     return await with_core(settings, program, work)
@@ -347,6 +372,7 @@ COMMANDS = {
     "roster": cmd_roster,
     "insights": cmd_insights,
     "reminders": cmd_reminders,
+    "forget": cmd_forget,
     "db": cmd_db,
 }
 

@@ -34,6 +34,14 @@ async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]
     ]
 
 
+async def erased_insights(core: Roundtable, theme_id: str | None) -> dict[str, int]:
+    from shared import privacy
+
+    async with core.db.transaction() as conn:
+        counts = await privacy.tallied(conn, "insights")
+    return {k: n for k, n in counts.items() if theme_id in (None, k)}
+
+
 async def insight_rows(core: Roundtable, theme_id: str | None) -> list[dict[str, Any]]:
     async with core.db.transaction() as conn:
         posts = await insights.latest(conn, core.program, theme_id, limit=None)
@@ -110,18 +118,25 @@ def _cell(value: Any) -> Text:
     return Text(str(value))
 
 
-def digest_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
-    """A digest of the insights for the organizers' write-up, grouped by theme."""
+def digest_markdown(
+    core: Roundtable, rows: list[dict[str, Any]], erased: dict[str, int] | None = None
+) -> str:
+    """A digest of the insights for the organizers' write-up, grouped by theme.
+
+    ``erased`` (theme id -> count) keeps the counts of insights their authors erased."""
+    erased = erased or {}
     event = core.program.event
     lines = [f"# Insights — {event.name}", ""]
     if event.series:
         lines += [f"_{event.series}_", ""]
-    lines += [f"{len(rows)} insight{'' if len(rows) == 1 else 's'} shared.", ""]
+    total = len(rows) + sum(erased.values())
+    note = f" ({sum(erased.values())} of them since erased at their authors' request)" if erased else ""
+    lines += [f"{total} insight{'' if total == 1 else 's'} shared{note}.", ""]
     for theme in core.program.themes:
         items = [r for r in rows if r["theme"] == theme.id]
-        if not items:
+        if not items and not erased.get(theme.id):
             continue
-        lines += [f"## {theme.name} ({len(items)})", ""]
+        lines += [f"## {theme.name} ({len(items) + erased.get(theme.id, 0)})", ""]
         if theme.description:
             lines += [f"_{theme.description}_", ""]
         for item in items:

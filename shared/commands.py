@@ -103,6 +103,11 @@ COMMANDS: dict[str, CommandSpec] = {
             "Link your accounts on two platforms",
             (Option("code", "A code from /link", required=False),),
         ),
+        CommandSpec(
+            "forgetme",
+            "Erase everything the bot keeps about you (asks to confirm)",
+            (Option("confirm", "Type confirm to erase at once", required=False),),
+        ),
         CommandSpec("help", "What the bot can do"),
     )
 }

@@ -218,3 +218,47 @@ def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) ->
         titles = ", ".join(s.title for s in map(program.session, freed) if s)
         text += f" You held two places in {titles}; I kept the earlier one and freed the other."
     return reply(text)
+
+
+# -- your data ---------------------------------------------------------------------------------
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _what(erased) -> str:
+    parts = [
+        _counted(erased.accounts, "account", "accounts"),
+        _counted(erased.registrations, "registration", "registrations"),
+        _counted(erased.insights, "insight", "insights"),
+        _counted(erased.messages, "message sent to you", "messages sent to you"),
+    ]
+    return ", ".join(parts)
+
+
+def nothing_to_forget() -> Message:
+    return reply("I keep nothing about you: there is nothing to erase.")
+
+
+def forget_confirm_word() -> str:
+    return "To erase your data, type `/forgetme confirm`, or `/forgetme` to see what it erases."
+
+
+def forget_ask(preview) -> Message:
+    return reply(
+        f"This erases everything I keep about you: {_what(preview)}. Seats you hold go to the "
+        "waitlist. Counts without your name stay. It cannot be undone.",
+        buttons=[Button("Erase my data", "/forgetme confirm", style="danger")],
+    )
+
+
+def forgotten(erased) -> Message:
+    text = f"Done: I erased {_what(erased)}."
+    if erased.promoted:
+        text += f" {_counted(len(erased.promoted), 'seat', 'seats')} you held went to the waitlist."
+    if erased.posts_left:
+        where = platforms.join([f"{n} on {platforms.label(p)}" for p, n in sorted(erased.posts_left.items())])
+        text += (
+            f" Your insights' channel posts ({where}) I could not take down myself; "
+            "the organizers have a record and will remove them."
+        )
+    return reply(text)

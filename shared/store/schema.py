@@ -160,3 +160,24 @@ link_codes = Table(
     Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+# Counts that outlive the rows they count: what erasure and retention removed, by kind
+# ("insights" by theme, "confirmed"/"waitlisted"/"following" by session), naming nobody.
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("key", String(50), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)
+
+# One line per erasure or purge, for the organizers' accountability: what was removed and
+# what the bot could not remove (channel posts on a platform), never whose data it was.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("via", String(20), nullable=False),  # self | organizer | retention
+    Column("summary", Text, nullable=False),  # JSON: counts, and posts left in place
+)

@@ -232,3 +232,23 @@ def test_check_counts_whom_a_cancelled_session_tells(env, tmp_path):
     assert "is cancelled, so it takes no registrations. Choose one of `roundtable`" in schedule.stdout
     check = roundtable(env, "check")
     assert "workshop is cancelled: its registrants were told" in check.stdout
+
+
+def test_forget_on_request_erases_a_console_person_and_keeps_the_count(env):
+    script = "/register workshop\n/insight decision-making Decide early.\n"
+    assert roundtable(env, "console", "--as", "alice", stdin=script).returncode == 0
+    assert roundtable(env, "console", "--as", "bob", stdin="/register workshop\n").returncode == 0
+    forget = roundtable(env, "forget", "--platform", "console", "--user", "alice")
+    assert forget.returncode == 0, forget.stderr
+    assert "I erased 1 account, 1 registration, 1 insight" in forget.stdout
+    roster = roundtable(env, "roster", "workshop", "--format", "json")
+    assert [e["name"] for e in json.loads(roster.stdout)["entries"]] == ["bob"]
+    assert json.loads(roster.stdout)["entries"][0]["status"] == "confirmed"
+    digest = roundtable(env, "insights", "--format", "md").stdout
+    assert "1 insight shared (1 of them since erased" in digest and "alice" not in digest
+    again = roundtable(env, "forget", "--platform", "console", "--user", "alice")
+    assert "nothing to erase" in again.stdout
+    ask = roundtable(env, "console", "--as", "bob", stdin="/forgetme\n/forgetme confirm\n/forgetme\n")
+    assert "Erase my data" in ask.stdout or "/forgetme confirm" in ask.stdout
+    assert "Done: I erased 1 account, 1 registration" in ask.stdout
+    assert "there is nothing to erase" in ask.stdout

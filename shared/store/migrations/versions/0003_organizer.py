@@ -1,4 +1,4 @@
-"""the organizer's whole event: cancelled sessions
+"""the organizer's whole event: cancelled sessions, tallies and erasures
 
 Revision ID: 0003_organizer
 Revises: 0001
@@ -20,8 +20,25 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("cancelled", sa.Boolean(), nullable=False, server_default=sa.false()))
+    op.create_table(
+        "tallies",
+        sa.Column("kind", sa.String(length=40), nullable=False),
+        sa.Column("key", sa.String(length=50), nullable=False),
+        sa.Column("count", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("kind", "key", name=op.f("pk_tallies")),
+    )
+    op.create_table(
+        "erasures",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("via", sa.String(length=20), nullable=False),
+        sa.Column("summary", sa.Text(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_erasures")),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("erasures")
+    op.drop_table("tallies")
     with op.batch_alter_table("sessions") as batch:
         batch.drop_column("cancelled")
