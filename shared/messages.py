@@ -49,6 +49,16 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a message (such as a person's data as JSON); adapters deliver it
+    the platform's way: an attachment, an uploaded file, or a file on disk."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A reply to a command, or a message the bot sends on its own."""
 
@@ -60,6 +70,7 @@ class Message:
     # set on failures that need a form field highlighted (e.g. a modal's "text")
     error_field: str | None = None
     kind: str = "reply"
+    files: tuple[Attachment, ...] = ()
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

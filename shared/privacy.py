@@ -172,3 +172,90 @@ async def preview(conn: AsyncConnection, person_id: int) -> Erased:
         insights=await count(insights, insights.c.person_id == person_id),
         messages=await count(outbox_table, outbox_table.c.person_id == person_id),
     )
+
+
+def _iso(at: datetime | None) -> str | None:
+    return at.isoformat() if at else None
+
+
+async def export(conn: AsyncConnection, person_id: int) -> dict:
+    """Everything stored about a person, across their linked accounts (GDPR Art. 15)."""
+    person = (await conn.execute(select(people_table).where(people_table.c.id == person_id))).first()
+    accounts = (
+        await conn.execute(
+            select(identities).where(identities.c.person_id == person_id).order_by(identities.c.id)
+        )
+    ).fetchall()
+    regs = (
+        await conn.execute(
+            select(registrations_table)
+            .where(registrations_table.c.person_id == person_id)
+            .order_by(registrations_table.c.id)
+        )
+    ).fetchall()
+    registered = []
+    for reg in regs:
+        position = (
+            await registrations.position(conn, reg.session_id, reg.id)
+            if reg.status == registrations.WAITLISTED
+            else None
+        )
+        registered.append(
+            {
+                "session": reg.session_id,
+                "status": reg.status,
+                "waitlist_position": position,
+                "registered_at": _iso(reg.created_at),
+                "confirmed_at": _iso(reg.confirmed_at),
+            }
+        )
+    shared = (
+        await conn.execute(
+            select(insights).where(insights.c.person_id == person_id).order_by(insights.c.created_at)
+        )
+    ).fetchall()
+    identity_ids = [a.id for a in accounts]
+    mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(identity_ids))
+    messages = (
+        await conn.execute(
+            select(outbox_table).where(mine).order_by(outbox_table.c.due_at, outbox_table.c.id)
+        )
+    ).fetchall()
+    return {
+        "person": {"name": person.display_name, "since": _iso(person.created_at)} if person else None,
+        "accounts": [
+            {
+                "platform": a.platform,
+                "workspace": a.workspace,
+                "user_id": a.user_id,
+                "name": a.display_name,
+                "since": _iso(a.created_at),
+            }
+            for a in accounts
+        ],
+        "registrations": registered,
+        "insights": [
+            {
+                "theme": i.theme_id,
+                "text": i.text,
+                "city": i.city,
+                "anonymous": i.anonymous,
+                "shared_from": i.platform,
+                "shared_at": _iso(i.created_at),
+            }
+            for i in shared
+        ],
+        "messages": [
+            {
+                "kind": m.kind,
+                "session": m.session_id,
+                "platform": m.platform,
+                "due_at": _iso(m.due_at),
+                "state": m.state,
+                "reason": m.reason,
+                "text": m.body,
+                "finished_at": _iso(m.finished_at),
+            }
+            for m in messages
+        ],
+    }

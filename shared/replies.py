@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared import platforms
 from shared.commands import CommandSpec, usage
-from shared.messages import Button, Field, Message, moment, refusal, reply
+from shared.messages import Attachment, Button, Field, Message, moment, refusal, reply
 from shared.program import Program, Session, Theme
 from shared.registrations import CONFIRMED, FOLLOWING, WAITLISTED, RosterEntry, Standing
 
@@ -230,7 +230,7 @@ def _what(erased) -> str:
         _counted(erased.accounts, "account", "accounts"),
         _counted(erased.registrations, "registration", "registrations"),
         _counted(erased.insights, "insight", "insights"),
-        _counted(erased.messages, "message sent to you", "messages sent to you"),
+        _counted(erased.messages, "message for you (sent or planned)", "messages for you (sent or planned)"),
     ]
     return ", ".join(parts)
 
@@ -262,3 +262,22 @@ def forgotten(erased) -> Message:
             "the organizers have a record and will remove them."
         )
     return reply(text)
+
+
+def no_data() -> Message:
+    return reply("I keep no data about you.")
+
+
+def your_data(data: dict, filename: str, body: bytes) -> Message:
+    counts = [
+        _counted(len(data["accounts"]), "account", "accounts"),
+        _counted(len(data["registrations"]), "registration", "registrations"),
+        _counted(len(data["insights"]), "insight", "insights"),
+        _counted(
+            len(data["messages"]), "message for you (sent or planned)", "messages for you (sent or planned)"
+        ),
+    ]
+    text = (
+        f"Everything I keep about you is in the file {filename}: {', '.join(counts)}. `/forgetme` erases it."
+    )
+    return Message(text=text, files=(Attachment(filename, body),))

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -15,7 +18,7 @@ from bots.console.render import render
 from bots.console.settings import ConsoleSettings
 from shared.app import Roundtable
 from shared.identity import Identity, Reach, Recipient
-from shared.messages import InsightPost, Message
+from shared.messages import Attachment, InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
 
 WORKSPACE = "local"
@@ -40,6 +43,7 @@ class ConsoleAdapter:
         self.core = core
         self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name)
         self.organizer = settings.organizer
+        self.files_dir = settings.files_dir
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
         self._chat: asyncio.Task[None] | None = None
@@ -84,6 +88,21 @@ class ConsoleAdapter:
         self.console.print(
             render(message, program.zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
         )
+        for attachment in message.files:
+            self.console.print(f"📎 {self._save(attachment)}", markup=False)
+
+    def _save(self, attachment: Attachment) -> str:
+        """Write a file the bot hands over; readable by its owner only (it may be personal data)."""
+        folder = Path(self.files_dir) if self.files_dir else Path(tempfile.gettempdir())
+        path = folder / Path(attachment.filename).name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(attachment.data)
+        except OSError as exc:
+            return f"could not write {path}: {exc.strerror or exc}"
+        return str(path)
 
     async def handle_line(self, line: str) -> Message | None:
         line = line.strip()

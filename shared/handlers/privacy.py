@@ -1,7 +1,8 @@
-"""``/forgetme``: each person's control over their data."""
+"""``/mydata``, ``/forgetme`` and ``/privacy``: each person's control over their data."""
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING
 
 from shared import privacy, replies
@@ -28,3 +29,19 @@ async def forgetme(core: Roundtable, inv: Invocation) -> Message:
     if erased.promoted:
         core.queued()
     return replies.forgotten(erased)
+
+
+@handler("mydata")
+async def mydata(core: Roundtable, inv: Invocation) -> Message:
+    async with core.db.transaction() as conn:
+        person_id = await privacy.person_of(conn, inv.identity)
+        data = await privacy.export(conn, person_id) if person_id is not None else None
+    if data is None:
+        return replies.no_data()
+    body = json.dumps(
+        {"event": core.program.event.name, "exported_at": core.now().isoformat(), **data},
+        indent=2,
+        ensure_ascii=False,
+    )
+    stamp = core.now().strftime("%Y%m%d-%H%M%S")
+    return replies.your_data(data, f"roundtable-mydata-{stamp}.json", body.encode("utf-8"))

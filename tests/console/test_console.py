@@ -252,3 +252,17 @@ def test_forget_on_request_erases_a_console_person_and_keeps_the_count(env):
     assert "Erase my data" in ask.stdout or "/forgetme confirm" in ask.stdout
     assert "Done: I erased 1 account, 1 registration" in ask.stdout
     assert "there is nothing to erase" in ask.stdout
+
+
+def test_mydata_in_the_console_writes_a_json_file_and_prints_its_path(env, tmp_path):
+    env = {**env, "CONSOLE_FILES_DIR": str(tmp_path / "files")}
+    result = roundtable(env, "console", "--as", "carla", stdin="/mydata\n/register workshop\n/mydata\n")
+    assert result.returncode == 0, result.stderr
+    assert "I keep no data about you." in result.stdout
+    assert "1 account, 1 registration" in result.stdout
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("📎 ")]
+    path = Path(line.removeprefix("📎 ").strip())
+    assert path.parent == tmp_path / "files" and oct(path.stat().st_mode & 0o777) == "0o600"
+    data = json.loads(path.read_text("utf-8"))
+    assert data["accounts"][0]["user_id"] == "carla"
+    assert data["registrations"][0]["session"] == "workshop"

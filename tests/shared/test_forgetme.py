@@ -126,3 +126,32 @@ async def test_forgetme_during_a_registration_leaves_no_half_erased_person(core)
             assert row["person_id"] in persons and row["identity_id"] in identities
         if table == "outbox" and row["kind"] != "insight":
             assert row["person_id"] in persons
+
+
+async def test_mydata_gives_everything_across_linked_accounts_as_json(core, clock):
+    import json
+
+    port = RecordingPort(platform="slack")
+    core.attach(port)
+    assert (await core.handle(Invocation(ANN_SLACK, "mydata"))).text == "I keep no data about you."
+    await core.register(ANN_SLACK, "workshop")
+    await core.register(BEN, "workshop")
+    await link(core, ANN_SLACK, ANN_DISCORD)
+    await core.share_insight(ANN_DISCORD, "decision-making", "Decide early.", city="Graz")
+    await clock.set(core.program.session("workshop").starts_at - timedelta(days=1))
+    await core.dispatch_due()
+
+    reply = await core.handle(Invocation(ANN_DISCORD, "mydata"))
+    assert "2 accounts, 1 registration, 1 insight, 3 messages for you (sent or planned)" in reply.text
+    (attachment,) = reply.files
+    assert attachment.filename.endswith(".json") and attachment.mime == "application/json"
+    data = json.loads(attachment.data)
+    assert {a["user_id"] for a in data["accounts"]} == {"U0ANNQX7", "918273645"}
+    assert data["registrations"][0]["session"] == "workshop"
+    assert data["registrations"][0]["status"] == "confirmed"
+    assert data["insights"][0]["text"] == "Decide early." and data["insights"][0]["city"] == "Graz"
+    assert [(m["kind"], m["state"]) for m in data["messages"]][:1] == [("reminder", "sent")]
+    assert "Bengt" not in attachment.data.decode()  # only her own data
+
+    bens = json.loads((await core.handle(Invocation(BEN, "mydata"))).files[0].data)
+    assert bens["registrations"][0]["waitlist_position"] == 1
