@@ -281,3 +281,8 @@ def your_data(data: dict, filename: str, body: bytes) -> Message:
         f"Everything I keep about you is in the file {filename}: {', '.join(counts)}. `/forgetme` erases it."
     )
     return Message(text=text, files=(Attachment(filename, body),))
+
+
+def file_not_delivered() -> Message:
+    """An adapter could not hand over a file that went with a reply."""
+    return refusal("Sorry, I could not send you the file just now. Please try again in a minute.")

@@ -41,6 +41,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
+from shared.replies import file_not_delivered
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -384,7 +385,7 @@ class SlackAdapter:
             await self._open_insight_modal(command, form.get("theme"), respond)
             return
         identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
-        message = await self._respond(identity, line=line)
+        message = await self._hand_over(command["user_id"], await self._respond(identity, line=line))
         await self._reply(respond, message, command)
 
     @staticmethod
@@ -407,7 +408,7 @@ class SlackAdapter:
         user = body.get("user") or {}
         team = (body.get("team") or {}).get("id") or user.get("team_id")
         identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
-        message = await self._respond(identity, line=value)
+        message = await self._hand_over(user["id"], await self._respond(identity, line=value))
         if (body.get("container") or {}).get("type") == "view" or not body.get("response_url"):
             # a click on the Home tab: the answer goes on top of a refreshed Home
             await self.publish_home(identity, notice=message)
@@ -477,6 +478,26 @@ class SlackAdapter:
             log.warning("Slack: replying through the response URL failed: %s", _error_code(exc))
             if command is not None:
                 await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
+
+    async def _hand_over(self, user_id: str, message: Message) -> Message:
+        """Files go into the person's DM with the bot (Slack files cannot be ephemeral, and a DM
+        keeps personal data out of shared channels); the reply then says where to find them."""
+        if not message.files:
+            return message
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+            channel = opened["channel"]["id"]
+            for attachment in message.files:
+                await self.client.files_upload_v2(
+                    channel=channel,
+                    content=attachment.data,
+                    filename=attachment.filename,
+                    title=attachment.filename,
+                )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: uploading a file to %s failed: %s", user_id, _error_code(exc))
+            return file_not_delivered()
+        return message
 
     async def _ephemeral(self, channel: str | None, user: str | None, message: Message) -> None:
         if not channel or not user:
