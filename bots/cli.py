@@ -81,6 +81,9 @@ def build_parser() -> argparse.ArgumentParser:
     forget.add_argument("--platform", required=True, help="the adapter name: slack, discord or console")
     forget.add_argument("--user", required=True, help="their user id on that platform, such as U123")
 
+    purge = sub.add_parser("purge", help="purge personal data older than RETENTION_DAYS (for cron)")
+    purge.add_argument("--days", type=int, help="override RETENTION_DAYS for this run")
+
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
     db_sub.add_parser("upgrade", help="create or upgrade the schema")
@@ -346,6 +349,26 @@ async def cmd_forget(args, settings: Settings, program: Program) -> int:
     return await with_core(settings, program, work)
 
 
+async def cmd_purge(args, settings: Settings, program: Program) -> int:
+    if args.days is not None:
+        if args.days < 1:
+            raise Failure("--days must be at least 1", 2)
+        settings = settings.model_copy(update={"retention_days": args.days})
+
+    async def work(core: Roundtable) -> int:
+        purged = await core.purge()
+        out.print(
+            f"Purged {purged.registrations} registrations, {purged.messages} messages and {purged.people} "
+            f"people older than {settings.retention_days} days"
+            + (f" ({', '.join(purged.sessions)})" if purged.sessions else "")
+            + "; their counts are kept.",
+            markup=False,
+        )
+        return 0
+
+    return await with_core(settings, program, work)
+
+
 async def cmd_db(args, settings: Settings, program: Program) -> int:
     try:
         db = Database(settings.database_url)
@@ -373,6 +396,7 @@ COMMANDS = {
     "insights": cmd_insights,
     "reminders": cmd_reminders,
     "forget": cmd_forget,
+    "purge": cmd_purge,
     "db": cmd_db,
 }
 

@@ -6,11 +6,13 @@ live in ``shared/handlers``, their wording in ``shared/replies.py``.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import program_sync, replies
+from shared import privacy, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -26,6 +28,8 @@ from shared.store import database
 from shared.store.database import Database
 
 log = logging.getLogger(__name__)
+# how often the running bot applies RETENTION_DAYS
+RETENTION_EVERY = timedelta(hours=6)
 
 
 class Roundtable:
@@ -39,6 +43,8 @@ class Roundtable:
         self.program = program
         self.db = db
         self.clock = clock
+        self._retention: asyncio.Task[None] | None = None
+        self._retention_stop = asyncio.Event()
         self.limits = Limits(settings.insight_rate_limit, settings.insight_rate_window)
         self.dispatcher = Dispatcher(
             db,
@@ -95,12 +101,49 @@ class Roundtable:
 
     async def start(self) -> None:
         await self.dispatcher.start()
+        if self._retention is None:
+            self._retention_stop = asyncio.Event()
+            self._retention = asyncio.create_task(self._retention_loop(), name="roundtable-retention")
+
+    async def purge(self) -> privacy.Purged:
+        """Apply the retention period once (the running bot does it every few hours)."""
+        async with self.db.transaction() as conn:
+            purged = await privacy.purge(conn, self.now(), self.settings.retention_days)
+        if purged.registrations or purged.messages or purged.people:
+            log.info(
+                "retention: %d registrations, %d messages and %d people purged (%s)",
+                purged.registrations,
+                purged.messages,
+                purged.people,
+                ", ".join(purged.sessions) or "no session",
+            )
+        return purged
+
+    async def _retention_loop(self) -> None:
+        while not self._retention_stop.is_set():
+            try:
+                await self.purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # the next run tries again; nothing is half-purged (one transaction)
+                log.exception("the retention purge failed; trying again later")
+            # wall time, not the core's clock: the purge is idempotent, and the clock's sleeps
+            # are the dispatcher's (tests count them)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retention_stop.wait(), RETENTION_EVERY.total_seconds())
 
     async def dispatch_due(self) -> int:
         return await self.dispatcher.dispatch_due()
 
     async def stop(self, grace: float | None = None) -> None:
         """Send nothing new; let sends in flight finish for ``grace`` seconds."""
+        retention, self._retention = self._retention, None
+        if retention is not None:
+            self._retention_stop.set()
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         await self.dispatcher.stop(self.settings.shutdown_grace if grace is None else grace)
 
     async def close(self, grace: float | None = None) -> None:

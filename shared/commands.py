@@ -103,6 +103,7 @@ COMMANDS: dict[str, CommandSpec] = {
             "Link your accounts on two platforms",
             (Option("code", "A code from /link", required=False),),
         ),
+        CommandSpec("privacy", "What the bot keeps about you, why, for how long, and whom to ask"),
         CommandSpec("mydata", "Everything the bot keeps about you, as a file"),
         CommandSpec(
             "forgetme",

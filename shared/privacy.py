@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -259,3 +259,86 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
             for m in messages
         ],
     }
+
+
+@dataclass(frozen=True, slots=True)
+class Purged:
+    """What one retention run removed: sessions past their retention, rows and people."""
+
+    sessions: tuple[str, ...] = ()
+    registrations: int = 0
+    messages: int = 0
+    people: int = 0
+
+
+async def purge(conn: AsyncConnection, now: datetime, days: int) -> Purged:
+    """Remove the personal data of sessions that ended more than ``days`` ago; keep counts.
+
+    People left with nothing (no registration, no insight) and older than the retention go too.
+    Insights are not tied to a session: they stay until their author erases them.
+    """
+    cutoff = now - timedelta(days=days)
+    old = list(
+        (
+            await conn.execute(
+                select(sessions.c.id)
+                .where(sessions.c.ends_at < cutoff)
+                .order_by(sessions.c.id)
+                .with_for_update()
+            )
+        ).scalars()
+    )
+    removed = messages = 0
+    for session_id in old:
+        counts = await conn.execute(
+            select(registrations_table.c.status, func.count())
+            .where(registrations_table.c.session_id == session_id)
+            .group_by(registrations_table.c.status)
+        )
+        for status, n in counts:
+            await tally(conn, status, session_id, n)
+            removed += n
+        messages += (
+            await conn.execute(
+                delete(outbox_table).where(
+                    outbox_table.c.session_id == session_id, outbox_table.c.kind != "insight"
+                )
+            )
+        ).rowcount or 0
+        await conn.execute(delete(registrations_table).where(registrations_table.c.session_id == session_id))
+    idle = (
+        select(people_table.c.id)
+        .where(
+            people_table.c.created_at < cutoff,
+            ~select(registrations_table.c.id)
+            .where(registrations_table.c.person_id == people_table.c.id)
+            .exists(),
+            ~select(insights.c.id).where(insights.c.person_id == people_table.c.id).exists(),
+        )
+        .with_for_update()
+    )
+    gone = 0
+    for person_id in list((await conn.execute(idle)).scalars()):
+        ids = list(
+            (await conn.execute(select(identities.c.id).where(identities.c.person_id == person_id))).scalars()
+        )
+        mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(ids))
+        messages += (await conn.execute(delete(outbox_table).where(mine))).rowcount or 0
+        await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(ids)))
+        await conn.execute(delete(identities).where(identities.c.person_id == person_id))
+        await conn.execute(delete(people_table).where(people_table.c.id == person_id))
+        gone += 1
+    # expired link codes name an account for nothing
+    await conn.execute(delete(link_codes).where(link_codes.c.expires_at < now))
+    purged = Purged(tuple(old) if removed or messages else (), removed, messages, gone)
+    if removed or messages or gone:
+        summary = {
+            "sessions": list(purged.sessions),
+            "registrations": removed,
+            "messages": messages,
+            "people": gone,
+        }
+        await conn.execute(
+            insert(erasures).values(at=now, via="retention", summary=json.dumps(summary, sort_keys=True))
+        )
+    return purged

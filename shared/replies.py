@@ -286,3 +286,34 @@ def your_data(data: dict, filename: str, body: bytes) -> Message:
 def file_not_delivered() -> Message:
     """An adapter could not hand over a file that went with a reply."""
     return refusal("Sorry, I could not send you the file just now. Please try again in a minute.")
+
+
+def privacy_notice(program: Program, retention_days: int) -> Message:
+    """The same text as the README's "Privacy" section, for organizers to adapt."""
+    contact = program.event.privacy_contact or "the event's organizers"
+    return reply(
+        f"Privacy — {program.event.name}",
+        fields=[
+            Field(
+                "What I keep",
+                "Your account on each platform you use here (its id and display name); your "
+                "registrations, waitlist places and follows; the insights you share; and the "
+                "messages I send you, with whether they arrived.",
+            ),
+            Field(
+                "Why",
+                "To run the event: keep seats fair, remind you with the join link, and share the "
+                "insights you choose to share. Nothing is sold or used for anything else.",
+            ),
+            Field(
+                "For how long",
+                f"Registrations and the messages about a session are deleted {retention_days} days "
+                "after it ends; only counts without names stay. Insights stay until you erase them.",
+            ),
+            Field(
+                "Your rights",
+                "`/mydata` gives you everything I keep, as a file. `/forgetme` erases it at once. "
+                f"For anything else, or to ask by e-mail, write to {contact}.",
+            ),
+        ],
+    )

@@ -45,3 +45,8 @@ async def mydata(core: Roundtable, inv: Invocation) -> Message:
     )
     stamp = core.now().strftime("%Y%m%d-%H%M%S")
     return replies.your_data(data, f"roundtable-mydata-{stamp}.json", body.encode("utf-8"))
+
+
+@handler("privacy")
+async def privacy_notice(core: Roundtable, inv: Invocation) -> Message:
+    return replies.privacy_notice(core.program, core.settings.retention_days)

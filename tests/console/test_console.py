@@ -266,3 +266,17 @@ def test_mydata_in_the_console_writes_a_json_file_and_prints_its_path(env, tmp_p
     data = json.loads(path.read_text("utf-8"))
     assert data["accounts"][0]["user_id"] == "carla"
     assert data["registrations"][0]["session"] == "workshop"
+
+
+def test_purge_for_cron_users_and_privacy_with_the_programs_contact(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    text = program.read_text("utf-8").replace(
+        "[event]\n", '[event]\nprivacy_contact = "privacy@city.example"\n', 1
+    )
+    program.write_text(text, "utf-8")
+    result = roundtable(env, "console", "--as", "dora", stdin="/register workshop\n/privacy\n")
+    assert "privacy@city.example" in result.stdout and "90 days after it ends" in result.stdout
+    purge = roundtable(env, "purge")
+    assert purge.returncode == 0, purge.stderr
+    assert "Purged 0 registrations, 0 messages and 0 people older than 90 days" in purge.stdout
+    assert roundtable(env, "purge", "--days", "0").returncode == 2
