@@ -280,7 +280,8 @@ async def cmd_roster(args, settings: Settings, program: Program) -> int:
                 reports.as_table(
                     rows,
                     f"{session.title} ({cap})",
-                    ["position", "name", "status", "platforms", "registered_at"],
+                    ["position", "name", "status", "platforms", "registered_at"]
+                    + [f"answer_{q.id}" for q in session.questions],
                 )
             )
         return 0

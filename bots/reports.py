@@ -20,6 +20,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]:
+    session = core.program.session(session_id)
+    questions = session.questions if session else []
     async with core.db.transaction() as conn:
         entries = await registrations.roster(conn, session_id)
     return [
@@ -29,6 +31,8 @@ async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]
             "position": e.position,
             "platforms": [platforms.label(p) for p in e.platforms],
             "registered_at": _iso(e.registered_at),
+            # one column per registration question
+            **{f"answer_{q.id}": e.answers.get(q.id) for q in questions},
         }
         for e in entries
     ]

@@ -178,7 +178,9 @@ def roster(session: Session, entries: list[RosterEntry]) -> Message:
     waiting = [e for e in entries if e.status == WAITLISTED]
 
     def line(e: RosterEntry) -> str:
-        return f"{e.name} ({', '.join(platforms.label(p) for p in e.platforms)})"
+        text = f"{e.name} ({', '.join(platforms.label(p) for p in e.platforms)})"
+        said = [f"{q.label}: {e.answers[q.id]}" for q in session.questions if e.answers.get(q.id)]
+        return f"{text} — {'; '.join(said)}" if said else text
 
     label = "Confirmed" if session.capped else "Following"
     fields = [
@@ -317,3 +319,41 @@ def privacy_notice(program: Program, retention_days: int) -> Message:
             ),
         ],
     )
+
+
+# -- registration questions --------------------------------------------------------------------
+def questions_title(session: Session) -> str:
+    return f"Register: {session.title}"[:45]
+
+
+def questions_submit(session: Session) -> str:
+    return "Register"
+
+
+def questions_asked(session: Session) -> str:
+    return f"{session.title} asks a few questions before you register."
+
+
+def answer_required(label: str) -> str:
+    return f"Please answer “{label}”: it is required."
+
+
+def answer_too_long(label: str, limit: int, length: int) -> str:
+    return f"Please keep “{label}” to {limit} characters; yours has {length}."
+
+
+def answer_not_a_choice(label: str, choices: list[str]) -> str:
+    return f"For “{label}”, please choose one of: {', '.join(choices)}."
+
+
+def optional_hint(required: bool, choices: tuple[str, ...]) -> str:
+    """The console's hint under a question."""
+    hint = f"one of: {', '.join(choices)}" if choices else ""
+    if not required:
+        hint = f"{hint}; " if hint else ""
+        hint += "optional, an empty line skips it"
+    return f"({hint})" if hint else ""
+
+
+def answers_saved(session: Session) -> str:
+    return f"Your answers for {session.title} are saved."

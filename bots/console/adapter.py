@@ -18,8 +18,9 @@ from bots.console.render import render
 from bots.console.settings import ConsoleSettings
 from shared.app import Roundtable
 from shared.identity import Identity, Reach, Recipient
-from shared.messages import Attachment, InsightPost, Message
+from shared.messages import Attachment, Form, InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
+from shared.replies import optional_hint
 
 WORKSPACE = "local"
 log = logging.getLogger(__name__)
@@ -117,6 +118,22 @@ class ConsoleAdapter:
             # undelivered messages stay queued; the background dispatcher tries again
             log.exception("delivering queued messages failed")
 
+    async def _fill(self, form: Form, lines: asyncio.Queue[str]) -> Message | None:
+        """A form, one field a line: the label (and its choices) printed, the answer read."""
+        args = dict(form.args)
+        for field in form.fields:
+            hint = optional_hint(field.required, field.choices)
+            now = f" [{field.value}]" if field.value else ""
+            self.console.print(f"  {field.label}{now} {hint}".rstrip() + ":", markup=False, highlight=False)
+            line = await lines.get()
+            if not line:  # the input ended mid-form: nothing is stored
+                return None
+            answer = line.strip()
+            args[field.id] = answer or field.value
+        return await self.core.respond(
+            self.identity, command=form.command, args=args, organizer=self.organizer
+        )
+
     def _read_lines(self) -> asyncio.Queue[str]:
         """Lines from a daemon thread, so that Ctrl-C never waits for a pending read."""
         loop = asyncio.get_running_loop()
@@ -146,6 +163,9 @@ class ConsoleAdapter:
             if not line or line.strip() in ("/quit", "/exit"):
                 break
             message = await self.handle_line(line)
+            if message is not None and message.form is not None:
+                self.show(message)
+                message = await self._fill(message.form, lines)
             if message is not None:
                 self.show(message)
             # let a promotion or DM caused by this command print before the next prompt

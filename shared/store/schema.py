@@ -102,6 +102,8 @@ registrations = Table(
     Column("status", String(20), nullable=False),  # confirmed | waitlisted | following
     Column("created_at", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
+    # answers to the session's questions, as JSON {question id: answer}
+    Column("answers", Text),
     UniqueConstraint("session_id", "person_id", name="uq_registrations_seat"),
     Index("ix_registrations_session_status", "session_id", "status", "id"),
 )

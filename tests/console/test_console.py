@@ -280,3 +280,33 @@ def test_purge_for_cron_users_and_privacy_with_the_programs_contact(env):
     assert purge.returncode == 0, purge.stderr
     assert "Purged 0 registrations, 0 messages and 0 people older than 90 days" in purge.stdout
     assert roundtable(env, "purge", "--days", "0").returncode == 2
+
+
+def test_the_console_asks_each_question_on_its_own_line(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    questions = (
+        '[[sessions.questions]]\nid = "city"\nlabel = "Your city"\nrequired = true\n\n'
+        '[[sessions.questions]]\nid = "org"\nlabel = "Your organisation"\n\n'
+    )
+    # the roundtable's questions go after its own keys, before the next session
+    text = program.read_text("utf-8").replace(
+        '[[sessions]]\nid = "workshop"', questions + '[[sessions]]\nid = "workshop"'
+    )
+    program.write_text(text, "utf-8")
+    assert roundtable(env, "check").returncode == 0, roundtable(env, "check").stderr
+    script = "/register roundtable\n\n\n/register roundtable\nGraz\n\n/register roundtable\n\nCity Hall\n"
+    result = roundtable(env, "console", "--as", "eve", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  Your city:" in out  # required: no "optional" hint
+    assert "Your organisation (optional, an empty line skips it):" in out
+    assert "Please answer “Your city”: it is required." in out
+    assert "You are following" in out
+    assert "Your city [Graz]:" in out and "Your answers for" in out
+    roster = json.loads(roundtable(env, "roster", "roundtable", "--format", "json").stdout)
+    assert roster["entries"][0]["answer_city"] == "Graz"
+    assert roster["entries"][0]["answer_org"] == "City Hall"
+    rows = list(
+        csv.DictReader(io.StringIO(roundtable(env, "roster", "roundtable", "--format", "csv").stdout))
+    )
+    assert rows[0]["answer_city"] == "Graz"

@@ -1,4 +1,4 @@
-"""the organizer's whole event: cancelled sessions, tallies and erasures
+"""the organizer's whole event: cancelled sessions, registration answers, tallies and erasures
 
 Revision ID: 0003_organizer
 Revises: 0001
@@ -20,6 +20,8 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     with op.batch_alter_table("sessions") as batch:
         batch.add_column(sa.Column("cancelled", sa.Boolean(), nullable=False, server_default=sa.false()))
+    with op.batch_alter_table("registrations") as batch:
+        batch.add_column(sa.Column("answers", sa.Text(), nullable=True))
     op.create_table(
         "tallies",
         sa.Column("kind", sa.String(length=40), nullable=False),
@@ -40,5 +42,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("erasures")
     op.drop_table("tallies")
+    with op.batch_alter_table("registrations") as batch:
+        batch.drop_column("answers")
     with op.batch_alter_table("sessions") as batch:
         batch.drop_column("cancelled")
