@@ -72,9 +72,9 @@ class FormField:
 
 @dataclass(frozen=True, slots=True)
 class Form:
-    """A form the core asks to be filled in: adapters render it natively (a modal on platforms that have
-    others, one line per field in a terminal) and answer with ``command`` and ``args`` plus
-    one argument per field, keyed by the field's id."""
+    """A form the core asks to be filled in: adapters render it natively (a modal where the
+    platform has them, one line per field in a terminal) and answer with ``command`` and
+    ``args`` plus one argument per field, keyed by the field's id."""
 
     title: str
     command: str

@@ -357,3 +357,8 @@ def optional_hint(required: bool, choices: tuple[str, ...]) -> str:
 
 def answers_saved(session: Session) -> str:
     return f"Your answers for {session.title} are saved."
+
+
+def form_not_opened() -> Message:
+    """An adapter could not open a form (a modal) in time."""
+    return refusal("Sorry, I could not open the form in time. Please try the command again.")

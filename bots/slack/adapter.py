@@ -41,7 +41,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import file_not_delivered
+from shared.replies import file_not_delivered, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -333,6 +333,8 @@ class SlackAdapter:
         self.app.action(render.ACTION_PATTERN)(self._on_button)
         self.app.view_submission(views.INSIGHT_CALLBACK)(self._on_insight_submit)
         self.app.view_closed(views.INSIGHT_CALLBACK)(self._on_ack_only)
+        self.app.view_submission(views.FORM_CALLBACK)(self._on_form_submit)
+        self.app.view_closed(views.FORM_CALLBACK)(self._on_ack_only)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.error(self._on_error)
 
@@ -386,6 +388,16 @@ class SlackAdapter:
             return
         identity = await self._identity(command.get("team_id"), command["user_id"], command.get("user_name"))
         message = await self._hand_over(command["user_id"], await self._respond(identity, line=line))
+        if message.form is not None:
+            await self._open_form(
+                command["trigger_id"],
+                message,
+                command.get("channel_id"),
+                command.get("response_url"),
+                respond,
+                command,
+            )
+            return
         await self._reply(respond, message, command)
 
     @staticmethod
@@ -409,6 +421,12 @@ class SlackAdapter:
         team = (body.get("team") or {}).get("id") or user.get("team_id")
         identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
         message = await self._hand_over(user["id"], await self._respond(identity, line=value))
+        if message.form is not None and body.get("trigger_id"):
+            channel = (body.get("channel") or {}).get("id")
+            await self._open_form(
+                body["trigger_id"], message, channel, body.get("response_url"), respond, None
+            )
+            return
         if (body.get("container") or {}).get("type") == "view" or not body.get("response_url"):
             # a click on the Home tab: the answer goes on top of a refreshed Home
             await self.publish_home(identity, notice=message)
@@ -433,6 +451,38 @@ class SlackAdapter:
             return
         await ack()
         await self._confirm_after_modal(identity, form.metadata, message)
+
+    async def _on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        command, args, metadata = views.read_form(view)
+        user = body.get("user") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id")
+        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
+        # judged before the ack, so that a refusal shows under its field
+        message = await self._respond(identity, command=command, args=args)
+        errors = views.field_errors(message, args) if not message.ok else None
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await self._confirm_after_modal(identity, metadata, message)
+
+    async def _open_form(
+        self,
+        trigger_id: str,
+        message: Message,
+        channel: str | None,
+        response_url: str | None,
+        respond: Any,
+        command: dict[str, Any] | None,
+    ) -> None:
+        assert message.form is not None
+        metadata = {"channel": channel or "", "response_url": response_url or ""}
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=views.form_modal(message.form, metadata))
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            # the trigger id lives 3 seconds; say so rather than leave the click unanswered
+            log.warning("Slack: views.open failed: %s", _error_code(exc))
+            await self._reply(respond, form_not_opened(), command)
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home":
