@@ -72,6 +72,10 @@ def build_parser() -> argparse.ArgumentParser:
     insights.add_argument("--theme")
     insights.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
 
+    fb = sub.add_parser("feedback", help="the ratings and lessons people gave after each session")
+    fb.add_argument("--session")
+    fb.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+
     reminders = sub.add_parser("reminders", help="every queued message, with its state and reason")
     reminders.add_argument("--format", choices=["table", "json"], default="table")
     reminders.add_argument("--state", choices=["pending", "sending", "sent", "failed", "skipped"])
@@ -316,6 +320,32 @@ async def cmd_insights(args, settings: Settings, program: Program) -> int:
     return await with_core(settings, program, work)
 
 
+async def cmd_feedback(args, settings: Settings, program: Program) -> int:
+    if args.session and program.session(args.session) is None:
+        raise Failure(
+            f"There is no session {args.session!r}; the program has {', '.join(s.id for s in program.sessions)}",
+            2,
+        )
+
+    async def work(core: Roundtable) -> int:
+        rows = await reports.feedback_rows(core, args.session)
+        if args.format == "json":
+            out.print(reports.as_json(rows), markup=False)
+        elif args.format == "csv":
+            sys.stdout.write(reports.as_csv([{k: v for k, v in r.items() if k != "comments"} for r in rows]))
+        elif args.format == "md":
+            sys.stdout.write(reports.feedback_markdown(core, rows) + "\n")
+        else:
+            columns = ["session", "answers", "average", "1", "2", "3", "4", "5"]
+            out.print(reports.as_table(rows, "Feedback", columns))
+            for row in rows:
+                for comment in row["comments"]:
+                    out.print(f"  {row['session']}: {comment}", markup=False)
+        return 0
+
+    return await with_core(settings, program, work)
+
+
 async def cmd_reminders(args, settings: Settings, program: Program) -> int:
     async def work(core: Roundtable) -> int:
         rows, totals = await reports.reminder_rows(core, max(1, args.limit), args.state)
@@ -396,6 +426,7 @@ COMMANDS = {
     "roster": cmd_roster,
     "insights": cmd_insights,
     "reminders": cmd_reminders,
+    "feedback": cmd_feedback,
     "forget": cmd_forget,
     "purge": cmd_purge,
     "db": cmd_db,

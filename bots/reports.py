@@ -157,3 +157,34 @@ def _md_escape(text: str) -> str:
     for ch in "\\`*_[]<>#|":
         text = text.replace(ch, "\\" + ch)
     return text
+
+
+async def feedback_rows(core: Roundtable, session_id: str | None) -> list[dict[str, Any]]:
+    """Per session: how many gave each rating, the average, and the lessons (naming nobody)."""
+    from shared import feedback
+
+    async with core.db.transaction() as conn:
+        summaries = await feedback.summaries(conn, core.program, session_id)
+    return [
+        {
+            "session": s.session_id,
+            "answers": s.total,
+            "average": round(s.average, 2) if s.average is not None else None,
+            **{str(n): s.counts[n] for n in range(1, 6)},
+            "comments": s.comments,
+        }
+        for s in summaries
+    ]
+
+
+def feedback_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
+    lines = [f"# Feedback — {core.program.event.name}", ""]
+    for row in rows:
+        session = core.program.session(row["session"])
+        title = session.title if session else row["session"]
+        average = f", average {row['average']}" if row["average"] is not None else ""
+        lines += [f"## {_md_escape(title)} ({row['answers']} answers{average})", ""]
+        lines += [f"- {n}: {row[str(n)]}" for n in range(5, 0, -1)] + [""]
+        lines += [f"> {_md_escape(c)}".replace("\n", "\n> ") for c in row["comments"]]
+        lines.append("")
+    return "\n".join(lines)

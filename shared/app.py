@@ -12,7 +12,7 @@ import logging
 from datetime import datetime, timedelta
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import privacy, program_sync, replies
+from shared import feedback, notices, privacy, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -119,9 +119,18 @@ class Roundtable:
             )
         return purged
 
+    async def ask_feedback(self) -> int:
+        """Ask for feedback on the sessions that ended (the running bot does it as they end)."""
+        async with self.db.transaction() as conn:
+            asked = await feedback.ask(conn, self.program, self.now(), notices.FEEDBACK_WITHIN)
+        if asked:
+            self.queued()
+        return asked
+
     async def _retention_loop(self) -> None:
         while not self._retention_stop.is_set():
             try:
+                await self.ask_feedback()
                 await self.purge()
             except asyncio.CancelledError:
                 raise
@@ -130,8 +139,12 @@ class Roundtable:
                 log.exception("the retention purge failed; trying again later")
             # wall time, not the core's clock: the purge is idempotent, and the clock's sleeps
             # are the dispatcher's (tests count them)
+            wait = RETENTION_EVERY
+            ends = feedback.next_end(self.program, self.now())
+            if ends is not None:
+                wait = min(wait, ends - self.now() + timedelta(seconds=1))
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._retention_stop.wait(), RETENTION_EVERY.total_seconds())
+                await asyncio.wait_for(self._retention_stop.wait(), max(1.0, wait.total_seconds()))
 
     async def dispatch_due(self) -> int:
         return await self.dispatcher.dispatch_due()

@@ -18,7 +18,7 @@ from shared import outbox, people, registrations
 from shared.identity import Identity
 from shared.program import Program
 from shared.registrations import Promotion
-from shared.store.schema import erasures, identities, insights, link_codes, sessions, tallies
+from shared.store.schema import erasures, feedback, identities, insights, link_codes, sessions, tallies
 from shared.store.schema import outbox as outbox_table
 from shared.store.schema import people as people_table
 from shared.store.schema import registrations as registrations_table
@@ -33,6 +33,7 @@ class Erased:
     registrations: int = 0
     insights: int = 0
     messages: int = 0
+    feedback: int = 0
     promoted: tuple[Promotion, ...] = ()
     posts_left: dict[str, int] = field(default_factory=dict)
 
@@ -132,6 +133,14 @@ async def forget(
 
     mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(identity_ids))
     messages = (await conn.execute(delete(outbox_table).where(mine))).rowcount or 0
+    # ratings stay as counts, naming nobody
+    for session_id, rating in (
+        await conn.execute(
+            select(feedback.c.session_id, feedback.c.rating).where(feedback.c.person_id == person_id)
+        )
+    ).fetchall():
+        await tally(conn, f"rating:{rating}", session_id, 1)
+    rated = (await conn.execute(delete(feedback).where(feedback.c.person_id == person_id))).rowcount or 0
     await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(identity_ids)))
     await conn.execute(delete(identities).where(identities.c.id.in_(identity_ids)))
     await conn.execute(delete(people_table).where(people_table.c.id == person_id))
@@ -141,6 +150,7 @@ async def forget(
         registrations=len(held),
         insights=sum(by_theme.values()),
         messages=messages,
+        feedback=rated,
         promoted=tuple(promoted),
         posts_left=posts_left,
     )
@@ -154,6 +164,7 @@ async def record(conn: AsyncConnection, now: datetime, via: str, erased: Erased)
         "registrations": erased.registrations,
         "insights": erased.insights,
         "messages": erased.messages,
+        "feedback": erased.feedback,
         "promoted": len(erased.promoted),
         "channel_posts_left": erased.posts_left,
     }
@@ -171,6 +182,7 @@ async def preview(conn: AsyncConnection, person_id: int) -> Erased:
         registrations=await count(registrations_table, registrations_table.c.person_id == person_id),
         insights=await count(insights, insights.c.person_id == person_id),
         messages=await count(outbox_table, outbox_table.c.person_id == person_id),
+        feedback=await count(feedback, feedback.c.person_id == person_id),
     )
 
 
@@ -221,7 +233,14 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
             select(outbox_table).where(mine).order_by(outbox_table.c.due_at, outbox_table.c.id)
         )
     ).fetchall()
+    rated = (
+        await conn.execute(select(feedback).where(feedback.c.person_id == person_id).order_by(feedback.c.id))
+    ).fetchall()
     return {
+        "feedback": [
+            {"session": f.session_id, "rating": f.rating, "lesson": f.text, "at": _iso(f.created_at)}
+            for f in rated
+        ],
         "person": {"name": person.display_name, "since": _iso(person.created_at)} if person else None,
         "accounts": [
             {
@@ -306,6 +325,16 @@ async def purge(conn: AsyncConnection, now: datetime, days: int) -> Purged:
             )
         ).rowcount or 0
         await conn.execute(delete(registrations_table).where(registrations_table.c.session_id == session_id))
+        ratings = await conn.execute(
+            select(feedback.c.rating, func.count())
+            .where(feedback.c.session_id == session_id)
+            .group_by(feedback.c.rating)
+        )
+        for rating, n in ratings.fetchall():
+            await tally(conn, f"rating:{rating}", session_id, n)
+        removed += (
+            await conn.execute(delete(feedback).where(feedback.c.session_id == session_id))
+        ).rowcount or 0
     idle = (
         select(people_table.c.id)
         .where(

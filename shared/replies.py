@@ -234,6 +234,8 @@ def _what(erased) -> str:
         _counted(erased.insights, "insight", "insights"),
         _counted(erased.messages, "message for you (sent or planned)", "messages for you (sent or planned)"),
     ]
+    if erased.feedback:
+        parts.append(_counted(erased.feedback, "rating", "ratings"))
     return ", ".join(parts)
 
 
@@ -279,6 +281,8 @@ def your_data(data: dict, filename: str, body: bytes) -> Message:
             len(data["messages"]), "message for you (sent or planned)", "messages for you (sent or planned)"
         ),
     ]
+    if data["feedback"]:
+        counts.append(_counted(len(data["feedback"]), "rating", "ratings"))
     text = (
         f"Everything I keep about you is in the file {filename}: {', '.join(counts)}. `/forgetme` erases it."
     )
@@ -362,3 +366,39 @@ def answers_saved(session: Session) -> str:
 def form_not_opened() -> Message:
     """An adapter could not open a form (a modal) in time."""
     return refusal("Sorry, I could not open the form in time. Please try the command again.")
+
+
+# -- feedback ----------------------------------------------------------------------------------
+LESSON = "One lesson you take home"
+SHARE = "Share it as an insight?"
+KEEP_PRIVATE = "No, keep it for the organizers"
+
+
+def feedback_rating() -> str:
+    return "Please rate with a number from 1 (poor) to 5 (excellent)."
+
+
+def feedback_too_early(session: Session) -> str:
+    return f"{session.title} has not started yet; you can rate it once it has."
+
+
+def feedback_not_held(session: Session) -> str:
+    return f"Feedback on {session.title} comes from the people who held a seat in it or followed it."
+
+
+def feedback_form_title(session: Session) -> str:
+    return f"Feedback: {session.title}"[:45]
+
+
+def feedback_submit() -> str:
+    return "Send"
+
+
+def feedback_thanks(session: Session, rated, shared_in: str | None, *, ask: bool) -> Message:
+    again = " (it replaces your earlier one)" if rated.again else ""
+    text = f"Thank you! You rated {session.title} {rated.rating} out of 5{again}."
+    if ask:
+        text += " Is there one lesson you take home? It is optional."
+    if shared_in:
+        text += f" Your lesson is shared as an insight in {shared_in}."
+    return reply(text)

@@ -88,6 +88,8 @@ sessions = Table(
     Column("in_program", Boolean, nullable=False, default=True),
     # the program cancelled it and its registrants were told (once)
     Column("cancelled", Boolean, nullable=False, default=False, server_default=false()),
+    # the people who held a seat or followed it were asked for feedback (once, when it ended)
+    Column("feedback_asked", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -182,4 +184,17 @@ erasures = Table(
     Column("at", UTCDateTime, nullable=False),
     Column("via", String(20), nullable=False),  # self | organizer | retention
     Column("summary", Text, nullable=False),  # JSON: counts, and posts left in place
+)
+
+# One rating (1-5) and an optional lesson per person and session, asked when it ends.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(50), nullable=False),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),
+    Column("text", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("session_id", "person_id", name="uq_feedback_once"),
 )

@@ -310,3 +310,24 @@ def test_the_console_asks_each_question_on_its_own_line(env):
         csv.DictReader(io.StringIO(roundtable(env, "roster", "roundtable", "--format", "csv").stdout))
     )
     assert rows[0]["answer_city"] == "Graz"
+
+
+def test_feedback_in_the_console_and_the_organizers_report(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    past = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    text = program.read_text("utf-8")
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    # register first while the sessions are ahead, then move them into the past
+    assert roundtable(env, "console", "--as", "fay", stdin="/register roundtable\n").returncode == 0
+    program.write_text(text.replace(day, past), "utf-8")
+    script = "/feedback roundtable 5\nListen to residents.\n\n/feedback roundtable six\n"
+    result = roundtable(env, "console", "--as", "fay", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "You rated Roundtable: insights from pioneering cities 5 out of 5" in result.stdout
+    assert "Share it as an insight? [No, keep it for the organizers] (one of:" in result.stdout
+    assert "replaces your earlier one" not in result.stdout  # the form completes the same rating
+    assert "Please rate with a number from 1 (poor) to 5 (excellent)." in result.stdout
+    report = json.loads(roundtable(env, "feedback", "--session", "roundtable", "--format", "json").stdout)
+    assert report[0]["5"] == 1 and report[0]["comments"] == ["Listen to residents."]
+    md = roundtable(env, "feedback", "--format", "md").stdout
+    assert "> Listen to residents." in md and "fay" not in md
