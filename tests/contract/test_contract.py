@@ -98,3 +98,19 @@ async def test_forgetme_asks_then_erases_and_gives_the_seat_away(driver: Driver)
     assert [dm for dm in await driver.dms("ben") if "A seat opened up" in dm]
     again = await driver.say("ann", "/forgetme")
     assert "there is nothing to erase" in again.text
+
+
+async def test_feedback_after_the_session_and_a_typed_lesson(driver: Driver) -> None:
+    await driver.say("ann", "/register workshop")
+    early = await driver.say("ann", "/feedback workshop 5")
+    assert "has not started yet" in early.text
+    clock = driver.core.clock
+    await clock.set(driver.core.program.session("workshop").ends_at)  # type: ignore[attr-defined]
+    assert await driver.core.ask_feedback() == 1
+    await driver.deliver()
+    assert [dm for dm in await driver.dms("ann") if "How was it, from 1 (poor) to 5" in dm]
+    rated = await driver.say("ann", "/feedback workshop 4 Listen to residents first")
+    assert "You rated Workshop" in rated.text and "4 out of 5" in rated.text
+    assert rated.private in (True, None)
+    refused = await driver.say("ben", "/feedback workshop 4")
+    assert "held a seat in it or followed it" in refused.text
