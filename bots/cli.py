@@ -87,10 +87,21 @@ def build_parser() -> argparse.ArgumentParser:
     insights.add_argument("--theme")
     insights.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
 
+    fb = sub.add_parser("feedback", help="the ratings and lessons people gave after each session")
+    fb.add_argument("--session")
+    fb.add_argument("--format", choices=["table", "csv", "json", "md"], default="table")
+
     reminders = sub.add_parser("reminders", help="every queued message, with its state and reason")
     reminders.add_argument("--format", choices=["table", "json"], default="table")
     reminders.add_argument("--state", choices=["pending", "sending", "sent", "failed", "skipped"])
     reminders.add_argument("--limit", type=int, default=500)
+
+    forget = sub.add_parser("forget", help="erase a person on request (GDPR Art. 17), as /forgetme does")
+    forget.add_argument("--platform", required=True, help="the adapter name: slack, discord or console")
+    forget.add_argument("--user", required=True, help="their user id on that platform, such as U123")
+
+    purge = sub.add_parser("purge", help="purge personal data older than RETENTION_DAYS (for cron)")
+    purge.add_argument("--days", type=int, help="override RETENTION_DAYS for this run")
 
     db = sub.add_parser("db", help="database tools")
     db_sub = db.add_subparsers(dest="db_command", required=True, metavar="ACTION")
@@ -248,6 +259,8 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
         else:
             err.print(f"[red]✗[/] {escape(refusal)}")
             problems.append(refusal)
+    if found.connected and any(s.cancelled for s in program.sessions):
+        await _check_cancelled(settings, program)
     chosen = runner.choose(plugins, _overrides(args))
     names = ", ".join(c.plugin.summary(c.settings) for c in chosen)
     if all(c.plugin.fallback for c in chosen):
@@ -260,6 +273,25 @@ async def cmd_check(args, settings: Settings, program: Program) -> int:
         err.print(f"[red]✗[/] {escape(problem)}")
         problems.append(problem)
     return 2 if problems else 0
+
+
+async def _check_cancelled(settings: Settings, program: Program) -> None:
+    """How many people the next start tells of each cancelled session."""
+    from shared import program_sync
+    from shared.clock import utcnow
+
+    db = Database(settings.database_url)
+    try:
+        async with db.transaction() as conn:
+            counts = await program_sync.to_tell(conn, program, utcnow())
+    except Exception as exc:  # a check reports, it does not fail on a database it cannot read
+        out.print(f"[yellow]![/] cancelled sessions: cannot count whom to tell ({type(exc).__name__})")
+        return
+    finally:
+        await db.close()
+    for session_id, n in counts.items():
+        told = "its registrants were told" if n is None else f"the next start tells {n} people"
+        out.print(f"  ✗ {session_id} is cancelled: {told}")
 
 
 async def cmd_program(args, settings: Settings, program: Program) -> int:
@@ -318,7 +350,8 @@ async def cmd_roster(args, settings: Settings, program: Program) -> int:
                 reports.as_table(
                     rows,
                     f"{session.title} ({cap})",
-                    ["position", "name", "status", "platforms", "registered_at"],
+                    ["position", "name", "status", "platforms", "registered_at"]
+                    + [f"answer_{q.id}" for q in session.questions],
                 )
             )
         return 0
@@ -340,13 +373,40 @@ async def cmd_insights(args, settings: Settings, program: Program) -> int:
         elif args.format == "csv":
             sys.stdout.write(reports.as_csv(rows))
         elif args.format == "md":
-            sys.stdout.write(reports.digest_markdown(core, rows) + "\n")
+            erased = await reports.erased_insights(core, theme)
+            sys.stdout.write(reports.digest_markdown(core, rows, erased) + "\n")
         else:
             out.print(
                 reports.as_table(
                     rows, "Insights", ["theme", "text", "author", "city", "platform", "created_at"]
                 )
             )
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_feedback(args, settings: Settings, program: Program) -> int:
+    if args.session and program.session(args.session) is None:
+        raise Failure(
+            f"There is no session {args.session!r}; the program has {', '.join(s.id for s in program.sessions)}",
+            2,
+        )
+
+    async def work(core: Roundtable) -> int:
+        rows = await reports.feedback_rows(core, args.session)
+        if args.format == "json":
+            out.print(reports.as_json(rows), markup=False)
+        elif args.format == "csv":
+            sys.stdout.write(reports.as_csv([{k: v for k, v in r.items() if k != "comments"} for r in rows]))
+        elif args.format == "md":
+            sys.stdout.write(reports.feedback_markdown(core, rows) + "\n")
+        else:
+            columns = ["session", "answers", "average", "1", "2", "3", "4", "5"]
+            out.print(reports.as_table(rows, "Feedback", columns))
+            for row in rows:
+                for comment in row["comments"]:
+                    out.print(f"  {row['session']}: {comment}", markup=False)
         return 0
 
     return await with_core(settings, program, work)
@@ -361,6 +421,46 @@ async def cmd_reminders(args, settings: Settings, program: Program) -> int:
             summary = ", ".join(f"{n} {s}" for s, n in sorted(totals.items())) or "nothing queued"
             columns = ["id", "kind", "session", "to", "platform", "due_at", "state", "reason"]
             out.print(reports.as_table(rows, f"Messages: {summary}", columns))
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_forget(args, settings: Settings, program: Program) -> int:
+    from shared import privacy, replies
+
+    async def work(core: Roundtable) -> int:
+        async with core.db.transaction() as conn:
+            people = await privacy.find_account(conn, args.platform, args.user)
+            results = [
+                await privacy.forget(conn, program, person_id, core.now(), via="organizer")
+                for person_id in people
+            ]
+        if not results:
+            out.print(f"Nothing stored for {escape(args.user)} on {escape(args.platform)}: nothing to erase.")
+            return 0
+        for erased in results:
+            out.print(replies.forgotten(erased).text, markup=False)
+        return 0
+
+    return await with_core(settings, program, work)
+
+
+async def cmd_purge(args, settings: Settings, program: Program) -> int:
+    if args.days is not None:
+        if args.days < 1:
+            raise Failure("--days must be at least 1", 2)
+        settings = settings.model_copy(update={"retention_days": args.days})
+
+    async def work(core: Roundtable) -> int:
+        purged = await core.purge()
+        out.print(
+            f"Purged {purged.registrations} registrations, {purged.messages} messages and {purged.people} "
+            f"people older than {settings.retention_days} days"
+            + (f" ({', '.join(purged.sessions)})" if purged.sessions else "")
+            + "; their counts are kept.",
+            markup=False,
+        )
         return 0
 
     return await with_core(settings, program, work)
@@ -392,6 +492,9 @@ COMMANDS = {
     "roster": cmd_roster,
     "insights": cmd_insights,
     "reminders": cmd_reminders,
+    "feedback": cmd_feedback,
+    "forget": cmd_forget,
+    "purge": cmd_purge,
     "db": cmd_db,
 }
 

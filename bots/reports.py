@@ -21,6 +21,8 @@ def _iso(at: datetime | None) -> str | None:
 
 
 async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]:
+    session = core.program.session(session_id)
+    questions = session.questions if session else []
     async with core.db.transaction() as conn:
         entries = await registrations.roster(conn, session_id)
     return [
@@ -30,9 +32,19 @@ async def roster_rows(core: Roundtable, session_id: str) -> list[dict[str, Any]]
             "position": e.position,
             "platforms": [platforms.label(p) for p in e.platforms],
             "registered_at": _iso(e.registered_at),
+            # one column per registration question
+            **{f"answer_{q.id}": e.answers.get(q.id) for q in questions},
         }
         for e in entries
     ]
+
+
+async def erased_insights(core: Roundtable, theme_id: str | None) -> dict[str, int]:
+    from shared import privacy
+
+    async with core.db.transaction() as conn:
+        counts = await privacy.tallied(conn, "insights")
+    return {k: n for k, n in counts.items() if theme_id in (None, k)}
 
 
 async def insight_rows(core: Roundtable, theme_id: str | None) -> list[dict[str, Any]]:
@@ -150,18 +162,25 @@ def _cell(value: Any) -> Text:
     return Text(defuse(str(value)))
 
 
-def digest_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
-    """A digest of the insights for the organizers' write-up, grouped by theme."""
+def digest_markdown(
+    core: Roundtable, rows: list[dict[str, Any]], erased: dict[str, int] | None = None
+) -> str:
+    """A digest of the insights for the organizers' write-up, grouped by theme.
+
+    ``erased`` (theme id -> count) keeps the counts of insights their authors erased."""
+    erased = erased or {}
     event = core.program.event
     lines = [f"# Insights — {event.name}", ""]
     if event.series:
         lines += [f"_{event.series}_", ""]
-    lines += [f"{len(rows)} insight{'' if len(rows) == 1 else 's'} shared.", ""]
+    total = len(rows) + sum(erased.values())
+    note = f" ({sum(erased.values())} of them since erased at their authors' request)" if erased else ""
+    lines += [f"{total} insight{'' if total == 1 else 's'} shared{note}.", ""]
     for theme in core.program.themes:
         items = [r for r in rows if r["theme"] == theme.id]
-        if not items:
+        if not items and not erased.get(theme.id):
             continue
-        lines += [f"## {theme.name} ({len(items)})", ""]
+        lines += [f"## {theme.name} ({len(items) + erased.get(theme.id, 0)})", ""]
         if theme.description:
             lines += [f"_{theme.description}_", ""]
         for item in items:
@@ -178,3 +197,34 @@ def _md_escape(text: str) -> str:
     for ch in "\\`*_[]<>#|":
         text = text.replace(ch, "\\" + ch)
     return defuse(text)
+
+
+async def feedback_rows(core: Roundtable, session_id: str | None) -> list[dict[str, Any]]:
+    """Per session: how many gave each rating, the average, and the lessons (naming nobody)."""
+    from shared import feedback
+
+    async with core.db.transaction() as conn:
+        summaries = await feedback.summaries(conn, core.program, session_id)
+    return [
+        {
+            "session": s.session_id,
+            "answers": s.total,
+            "average": round(s.average, 2) if s.average is not None else None,
+            **{str(n): s.counts[n] for n in range(1, 6)},
+            "comments": s.comments,
+        }
+        for s in summaries
+    ]
+
+
+def feedback_markdown(core: Roundtable, rows: list[dict[str, Any]]) -> str:
+    lines = [f"# Feedback — {core.program.event.name}", ""]
+    for row in rows:
+        session = core.program.session(row["session"])
+        title = session.title if session else row["session"]
+        average = f", average {row['average']}" if row["average"] is not None else ""
+        lines += [f"## {_md_escape(title)} ({row['answers']} answers{average})", ""]
+        lines += [f"- {n}: {row[str(n)]}" for n in range(5, 0, -1)] + [""]
+        lines += [f"> {_md_escape(c)}".replace("\n", "\n> ") for c in row["comments"]]
+        lines.append("")
+    return "\n".join(lines)

@@ -7,11 +7,12 @@ live in ``shared/handlers``, their wording in ``shared/replies.py``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import program_sync, replies
+from shared import feedback, notices, privacy, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -27,6 +28,8 @@ from shared.store import database
 from shared.store.database import Database
 
 log = logging.getLogger(__name__)
+# how often the running bot applies RETENTION_DAYS
+RETENTION_EVERY = timedelta(hours=6)
 
 STORAGE_CHECK_SECONDS = 5.0
 
@@ -42,6 +45,8 @@ class Roundtable:
         self.program = program
         self.db = db
         self.clock = clock
+        self._retention: asyncio.Task[None] | None = None
+        self._retention_stop = asyncio.Event()
         self.limits = Limits(settings.insight_rate_limit, settings.insight_rate_window)
         # set when the storage went away under us: the runner stops and exits non-zero
         self.failed = asyncio.Event()
@@ -113,6 +118,9 @@ class Roundtable:
         await self.dispatcher.start()
         if self.db.file is not None and self._watch is None:
             self._watch = asyncio.create_task(self._watch_storage(), name="storage-watch")
+        if self._retention is None:
+            self._retention_stop = asyncio.Event()
+            self._retention = asyncio.create_task(self._retention_loop(), name="roundtable-retention")
 
     def storage_lost(self, exc: BaseException) -> None:
         """The database cannot keep what it is given: say so once, refuse, and stop the bot."""
@@ -130,6 +138,47 @@ class Roundtable:
             except database.StorageUnavailable as exc:
                 self.storage_lost(exc)
 
+    async def purge(self) -> privacy.Purged:
+        """Apply the retention period once (the running bot does it every few hours)."""
+        async with self.db.transaction() as conn:
+            purged = await privacy.purge(conn, self.now(), self.settings.retention_days)
+        if purged.registrations or purged.messages or purged.people:
+            log.info(
+                "retention: %d registrations, %d messages and %d people purged (%s)",
+                purged.registrations,
+                purged.messages,
+                purged.people,
+                ", ".join(purged.sessions) or "no session",
+            )
+        return purged
+
+    async def ask_feedback(self) -> int:
+        """Ask for feedback on the sessions that ended (the running bot does it as they end)."""
+        async with self.db.transaction() as conn:
+            asked = await feedback.ask(conn, self.program, self.now(), notices.FEEDBACK_WITHIN)
+        if asked:
+            self.queued()
+        return asked
+
+    async def _retention_loop(self) -> None:
+        while not self._retention_stop.is_set():
+            try:
+                await self.ask_feedback()
+                await self.purge()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                # the next run tries again; nothing is half-purged (one transaction)
+                log.exception("the retention purge failed; trying again later")
+            # wall time, not the core's clock: the purge is idempotent, and the clock's sleeps
+            # are the dispatcher's (tests count them)
+            wait = RETENTION_EVERY
+            ends = feedback.next_end(self.program, self.now())
+            if ends is not None:
+                wait = min(wait, ends - self.now() + timedelta(seconds=1))
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._retention_stop.wait(), max(1.0, wait.total_seconds()))
+
     async def dispatch_due(self) -> int:
         return await self.dispatcher.dispatch_due()
 
@@ -138,6 +187,12 @@ class Roundtable:
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
+        retention, self._retention = self._retention, None
+        if retention is not None:
+            self._retention_stop.set()
+            retention.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await retention
         await self.dispatcher.stop(self.settings.shutdown_grace if grace is None else grace)
 
     async def close(self, grace: float | None = None) -> None:

@@ -103,6 +103,22 @@ COMMANDS: dict[str, CommandSpec] = {
             "Link your accounts on two platforms",
             (Option("code", "A code from /link", required=False),),
         ),
+        CommandSpec(
+            "feedback",
+            "Rate a session from 1 to 5, with one lesson you take home if you like",
+            (
+                Option("session", "The session", choices_from="sessions"),
+                Option("rating", "1 (poor) to 5 (excellent)"),
+                Option("text", "One lesson you take home (optional)", required=False, rest=True),
+            ),
+        ),
+        CommandSpec("privacy", "What the bot keeps about you, why, for how long, and whom to ask"),
+        CommandSpec("mydata", "Everything the bot keeps about you, as a file"),
+        CommandSpec(
+            "forgetme",
+            "Erase everything the bot keeps about you (asks to confirm)",
+            (Option("confirm", "Type confirm to erase at once", required=False),),
+        ),
         CommandSpec("help", "What the bot can do"),
     )
 }

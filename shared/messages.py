@@ -49,6 +49,41 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a message (such as a person's data as JSON); adapters deliver it
+    the platform's way: an attachment, an uploaded file, or a file on disk."""
+
+    filename: str
+    data: bytes
+    mime: str = "application/json"
+
+
+@dataclass(frozen=True, slots=True)
+class FormField:
+    """One field of a form; ``choices`` makes it a pick from a list."""
+
+    id: str
+    label: str
+    required: bool = False
+    choices: tuple[str, ...] = ()
+    max_length: int = 200
+    value: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Form:
+    """A form the core asks to be filled in: adapters render it natively (a modal where the
+    platform has them, one line per field in a terminal) and answer with ``command`` and
+    ``args`` plus one argument per field, keyed by the field's id."""
+
+    title: str
+    command: str
+    args: tuple[tuple[str, str], ...]
+    fields: tuple[FormField, ...]
+    submit: str = "Send"
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A reply to a command, or a message the bot sends on its own."""
 
@@ -60,6 +95,9 @@ class Message:
     # set on failures that need a form field highlighted (e.g. a modal's "text")
     error_field: str | None = None
     kind: str = "reply"
+    files: tuple[Attachment, ...] = ()
+    # when set, the reply is a form to fill in; ``text`` is what to show where forms cannot be
+    form: Form | None = None
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

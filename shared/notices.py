@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import insights, registrations
-from shared.messages import Field, InsightPost, Message, moment
+from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
 from shared.replies import join_button, when
+
+# a request for feedback that waited longer than this (the bot was down) is not sent
+FEEDBACK_WITHIN = timedelta(days=7)
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,8 +57,26 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
                 kind="announcement",
             )
         )
+    if row.kind == "feedback":
+        return await _feedback(conn, session, row, now)
     if now >= session.ends_at:
         return Skip("session_ended")
+    if row.kind == "cancelled":
+        fields = (
+            [Field("From the organizers", session.cancel_message, verbatim=True)]
+            if session.cancel_message
+            else []
+        )
+        return Send(
+            _dm(
+                f"❌ {session.title}, planned for {moment(session.starts_at, 'full')}, is cancelled. "
+                "Your place in it is released; there is nothing you need to do.",
+                fields=fields,
+                kind="cancelled",
+            )
+        )
+    if session.cancelled:
+        return Skip("cancelled")
     current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
     if current is None:
         return Skip("not_registered")
@@ -75,6 +96,25 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
         was = f" (it was {moment(old, 'full')})" if old else ""
         return Send(_dm(f"🗓 {session.title} has moved: it now starts {when(session)}{was}.", kind="moved"))
     return _reminder(session, current, row, now)
+
+
+async def _feedback(conn: AsyncConnection, session: Session, row: Row, now: datetime) -> Prepared:
+    if session.cancelled:
+        return Skip("cancelled")
+    if now >= session.ends_at + FEEDBACK_WITHIN:
+        return Skip("too_late")
+    current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
+    if current is None:
+        return Skip("not_registered")
+    if current.status == WAITLISTED:
+        return Skip("only_waited")
+    return Send(
+        _dm(
+            f"🙏 Thank you for joining {session.title}. How was it, from 1 (poor) to 5 (excellent)?",
+            buttons=[Button(str(n), f"/feedback {session.id} {n}", style="secondary") for n in range(1, 6)],
+            kind="feedback",
+        )
+    )
 
 
 def _reminder(session: Session, current: registrations.Standing, row: Row, now: datetime) -> Prepared:

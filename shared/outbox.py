@@ -17,7 +17,7 @@ from shared.store.schema import identities, outbox
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 # PostgreSQL tells every listening dispatcher, in any process, when something is queued
 CHANNEL = "roundtable_outbox"
-PERSONAL_KINDS = ("reminder", "promotion", "moved", "announcement")
+PERSONAL_KINDS = ("reminder", "promotion", "moved", "announcement", "cancelled", "feedback")
 
 
 @dataclass(frozen=True, slots=True)

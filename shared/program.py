@@ -43,6 +43,8 @@ class _Strict(BaseModel):
 
 class Event(_Strict):
     name: Name
+    # whom people write to about their data (an e-mail address or a URL); shown by /privacy
+    privacy_contact: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
     series: Name | None = None
     timezone: str
     description: str = ""
@@ -95,6 +97,17 @@ class Reminders(_Strict):
         return sorted((parse_duration(v) for v in self.before), reverse=True)
 
 
+class Question(_Strict):
+    """A question a session asks at registration (a city, an organisation, a role)."""
+
+    id: Slug
+    # some platforms cap a form field's label at 45 characters
+    label: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=45)]
+    required: bool = False
+    choices: list[Name] | None = Field(default=None, min_length=1, max_length=25)
+    max_length: int = Field(default=200, ge=1, le=1000)
+
+
 class Session(_Strict):
     id: Slug
     title: Name
@@ -104,8 +117,20 @@ class Session(_Strict):
     access: Literal["open", "registration"]
     capacity: int | None = Field(default=None, gt=0, le=100_000)
     join_url: AnyHttpUrl
+    # a cancelled session stays in the program: its registrants are told, its roster kept
+    cancelled: bool = False
+    cancel_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1500)] | None = None
+    # asked at registration; a modal holds five fields at most
+    questions: list[Question] = Field(default_factory=list, max_length=5)
     # the [event] timezone, set by Program: times in the file are local to it
     _zone: str = PrivateAttr(default="UTC")
+
+    @model_validator(mode="after")
+    def _unique_questions(self) -> Session:
+        ids = [q.id for q in self.questions]
+        if len(ids) != len(set(ids)):
+            raise ValueError("questions: each question needs its own id")
+        return self
 
     @model_validator(mode="after")
     def _capacity(self) -> Session:
@@ -204,6 +229,11 @@ class Program(_Strict):
     def unknown_session(self, typed: str) -> str:
         known = ", ".join(f"`{s.id}`" for s in self.sessions)
         return f"{_no_such('session', typed)} Choose one of {known}."
+
+    @property
+    def open_sessions(self) -> list[Session]:
+        """The sessions not cancelled: the ones people may still register for."""
+        return [s for s in self.sessions if not s.cancelled]
 
     def unknown_theme(self, typed: str) -> str:
         known = ", ".join(f"`{t.id}`" for t in self.themes)

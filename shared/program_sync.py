@@ -27,18 +27,40 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
         values = _values(session, now)
         row = known.get(session.id)
         if row is None:
+            # cancelled before anyone could register: nobody to tell
             await conn.execute(insert(sessions).values(id=session.id, **values))
             continue
-        if (row.starts_at, row.ends_at, row.title, row.capacity, row.access, row.in_program) == (
+        if (
+            row.starts_at,
+            row.ends_at,
+            row.title,
+            row.capacity,
+            row.access,
+            row.in_program,
+            row.cancelled,
+        ) == (
             session.starts_at,
             session.ends_at,
             session.title,
             session.capacity,
             session.access,
             True,
+            session.cancelled,
         ):
             continue
         await conn.execute(update(sessions).where(sessions.c.id == session.id).values(**values))
+        if session.cancelled and not row.cancelled:
+            told = await _cancel(conn, session, now)
+            changes.append(f"{session.id} is cancelled; {told} people will be told")
+            continue
+        if session.cancelled:
+            continue
+        if row.cancelled:
+            # called off the cancellation: plan their reminders again, quietly
+            await _replan(conn, program, session, row.starts_at, now, notify=False)
+            changes.append(
+                f"{session.id} is no longer cancelled; its registrants' reminders are planned again"
+            )
         moved = row.starts_at != session.starts_at
         if moved or not row.in_program:
             count = await _replan(conn, program, session, row.starts_at, now, notify=moved)
@@ -105,8 +127,45 @@ def _values(session: Session, now: datetime) -> dict:
         "access": session.access,
         "capacity": session.capacity,
         "in_program": True,
+        "cancelled": session.cancelled,
         "updated_at": now,
     }
+
+
+async def _cancel(conn: AsyncConnection, session: Session, now: datetime) -> int:
+    """Skip what was planned for the session and tell each registrant once; the roster stays."""
+    await conn.execute(
+        update(outbox_table)
+        .where(
+            and_(
+                outbox_table.c.session_id == session.id,
+                outbox_table.c.state == outbox.PENDING,
+                outbox_table.c.kind.in_(outbox.PERSONAL_KINDS),
+            )
+        )
+        .values(state=outbox.SKIPPED, reason="cancelled", finished_at=now)
+    )
+    if now >= session.ends_at:
+        return 0
+    targets = await registrations.targets(conn, session.id)
+    for target in targets:
+        await outbox.enqueue_notice(conn, "cancelled", target, session.id, now)
+    return len(targets)
+
+
+async def to_tell(conn: AsyncConnection, program: Program, now: datetime) -> dict[str, int | None]:
+    """For `roundtable check`: per newly cancelled session, how many people the next start tells."""
+    known = {row.id: row for row in await conn.execute(select(sessions))}
+    counts: dict[str, int | None] = {}  # None: told already
+    for session in program.sessions:
+        row = known.get(session.id)
+        if not session.cancelled or now >= session.ends_at:
+            continue
+        if row is None or row.cancelled:
+            counts[session.id] = None if row is not None else 0
+            continue
+        counts[session.id] = len(await registrations.targets(conn, session.id))
+    return counts
 
 
 async def _reaccess(conn: AsyncConnection, session: Session) -> None:
@@ -148,7 +207,9 @@ async def _replan(
     targets = await registrations.targets(conn, session.id)
     for target in targets:
         # an earlier 'moved' notice that is still unsent is out of date too
-        await outbox.drop_pending(conn, target.person_id, session.id, kinds=("reminder", "moved"))
+        await outbox.drop_pending(
+            conn, target.person_id, session.id, kinds=("reminder", "moved", "cancelled")
+        )
         await outbox.plan_reminders(
             conn, target, session.id, session.starts_at, program.reminders.offsets, now
         )

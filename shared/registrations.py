@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import json
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from sqlalchemy import and_, delete, func, insert, select, update
@@ -22,6 +23,14 @@ class RegistrationError(Refusal):
     """A registration the rules refuse."""
 
     field = "session"
+
+
+class SessionCancelled(RegistrationError):
+    """A cancelled session takes no registrations; the handler words the refusal."""
+
+    def __init__(self, session: Session) -> None:
+        super().__init__(f"{session.id} is cancelled")
+        self.session = session
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +65,7 @@ class RosterEntry:
     position: int | None
     platforms: tuple[str, ...]
     registered_at: datetime
+    answers: dict[str, str] = field(default_factory=dict)
 
 
 def closed_message(session: Session) -> str:
@@ -131,14 +141,49 @@ async def standing(conn: AsyncConnection, person_id: int, session_id: str) -> St
     return Standing(session_id, row.status, pos)
 
 
+async def answers_of(conn: AsyncConnection, identity: Identity, session_id: str) -> dict[str, str] | None:
+    """A person's answers to a session's questions, if they registered."""
+    account = await people.find(conn, identity)
+    if account is None:
+        return None
+    row = (
+        await conn.execute(
+            select(registrations.c.answers).where(
+                and_(registrations.c.person_id == account.person_id, registrations.c.session_id == session_id)
+            )
+        )
+    ).first()
+    return json.loads(row.answers) if row and row.answers else None
+
+
 async def register(
-    conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime
+    conn: AsyncConnection,
+    program: Program,
+    identity: Identity,
+    session_id: str,
+    now: datetime,
+    answers: dict[str, str] | None = None,
 ) -> Standing:
+    """A seat, a waitlist place or a follow; with ``answers``, a registration already held
+    gets its answers replaced (judged complete by the caller before any seat is taken)."""
     session = session_or_raise(program, session_id)
+    if session.cancelled:
+        raise SessionCancelled(session)
     account = await people.resolve(conn, identity, now)
     await lock_session(conn, session.id)
     existing = await standing(conn, account.person_id, session.id)
     if existing is not None:
+        if answers is not None:
+            await conn.execute(
+                update(registrations)
+                .where(
+                    and_(
+                        registrations.c.person_id == account.person_id,
+                        registrations.c.session_id == session.id,
+                    )
+                )
+                .values(answers=json.dumps(answers, ensure_ascii=False))
+            )
         return Standing(existing.session_id, existing.status, existing.position, already=True)
     if now >= session.starts_at:
         raise RegistrationError(closed_message(session))
@@ -163,6 +208,7 @@ async def register(
                 status=status,
                 created_at=now,
                 confirmed_at=now if status == CONFIRMED else None,
+                answers=json.dumps(answers, ensure_ascii=False) if answers is not None else None,
             )
             .returning(registrations.c.id)
         )
@@ -206,7 +252,7 @@ async def cancel_person(
 
 async def fill_seats(conn: AsyncConnection, session: Session, now: datetime) -> tuple[Promotion, ...]:
     """Promote the head of the waitlist into free seats, in the order people asked."""
-    if not session.capped or now >= session.ends_at:
+    if not session.capped or session.cancelled or now >= session.ends_at:
         return ()
     taken = (
         await conn.execute(
@@ -273,7 +319,8 @@ async def roster(conn: AsyncConnection, session_id: str) -> list[RosterEntry]:
             waiting += 1
             pos = waiting
         platforms = tuple(dict.fromkeys(p for p, _ in accounts))
-        entries.append(RosterEntry(reg.person_id, own, reg.status, pos, platforms, reg.created_at))
+        answers = json.loads(reg.answers) if reg.answers else {}
+        entries.append(RosterEntry(reg.person_id, own, reg.status, pos, platforms, reg.created_at, answers))
     order = {CONFIRMED: 0, FOLLOWING: 0, WAITLISTED: 1}
     return sorted(entries, key=lambda e: (order.get(e.status, 2), e.position or 0))
 

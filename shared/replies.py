@@ -7,7 +7,7 @@ from datetime import datetime
 
 from shared import platforms
 from shared.commands import CommandSpec, usage
-from shared.messages import Button, Field, Message, moment, refusal, reply
+from shared.messages import Attachment, Button, Field, Message, moment, refusal, reply
 from shared.program import Program, Session, Theme
 from shared.registrations import CONFIRMED, FOLLOWING, WAITLISTED, RosterEntry, Standing
 
@@ -63,7 +63,7 @@ def schedule(program: Program, counts: dict[str, dict[str, int]], now: datetime)
     buttons = [
         Button(f"Register: {s.id}" if s.capped else f"Follow: {s.id}", f"/register {s.id}")
         for s in program.sessions
-        if now < s.starts_at
+        if now < s.starts_at and not s.cancelled
     ]
     header = event.name if not event.series else f"{event.name} — {event.series}"
     return reply(header, fields=fields, buttons=buttons)
@@ -82,12 +82,21 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
     else:
         access = "open to everyone"
     status = ""
+    if session.cancelled:
+        return f"cancelled (it was planned for {moment(session.starts_at, 'full')})"
     if now >= session.ends_at:
         status = " · ended"
     elif now >= session.starts_at:
         status = " · happening now"
     text = f"{span} · {access}{status}"
     return f"{text}\n{session.description}" if session.description else text
+
+
+def session_cancelled(program: Program, session: Session) -> str:
+    """Refusing a cancelled session, with the sessions one may still register for."""
+    valid = ", ".join(f"`{s.id}`" for s in program.open_sessions)
+    others = f" Choose one of {valid}." if valid else ""
+    return f"Sorry, {session.title} is cancelled, so it takes no registrations.{others}"
 
 
 def session_picker(upcoming: list[Session]) -> Message:
@@ -180,7 +189,9 @@ def roster(session: Session, entries: list[RosterEntry]) -> Message:
     waiting = [e for e in entries if e.status == WAITLISTED]
 
     def line(e: RosterEntry) -> str:
-        return f"{e.name} ({', '.join(platforms.label(p) for p in e.platforms)})"
+        text = f"{e.name} ({', '.join(platforms.label(p) for p in e.platforms)})"
+        said = [f"{q.label}: {e.answers[q.id]}" for q in session.questions if e.answers.get(q.id)]
+        return f"{text} — {'; '.join(said)}" if said else text
 
     label = "Confirmed" if session.capped else "Following"
     fields = [
@@ -219,4 +230,186 @@ def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) ->
     if freed:
         titles = ", ".join(s.title for s in map(program.session, freed) if s)
         text += f" You held two places in {titles}; I kept the earlier one and freed the other."
+    return reply(text)
+
+
+# -- your data ---------------------------------------------------------------------------------
+def _counted(n: int, one: str, many: str) -> str:
+    return f"{n} {one if n == 1 else many}"
+
+
+def _what(erased) -> str:
+    parts = [
+        _counted(erased.accounts, "account", "accounts"),
+        _counted(erased.registrations, "registration", "registrations"),
+        _counted(erased.insights, "insight", "insights"),
+        _counted(erased.messages, "message for you (sent or planned)", "messages for you (sent or planned)"),
+    ]
+    if erased.feedback:
+        parts.append(_counted(erased.feedback, "rating", "ratings"))
+    return ", ".join(parts)
+
+
+def nothing_to_forget() -> Message:
+    return reply("I keep nothing about you: there is nothing to erase.")
+
+
+def forget_confirm_word() -> str:
+    return "To erase your data, type `/forgetme confirm`, or `/forgetme` to see what it erases."
+
+
+def forget_ask(preview) -> Message:
+    return reply(
+        f"This erases everything I keep about you: {_what(preview)}. Seats you hold go to the "
+        "waitlist. Counts without your name stay. It cannot be undone.",
+        buttons=[Button("Erase my data", "/forgetme confirm", style="danger")],
+    )
+
+
+def forgotten(erased) -> Message:
+    text = f"Done: I erased {_what(erased)}."
+    if erased.promoted:
+        text += f" {_counted(len(erased.promoted), 'seat', 'seats')} you held went to the waitlist."
+    if erased.posts_left:
+        where = platforms.join([f"{n} on {platforms.label(p)}" for p, n in sorted(erased.posts_left.items())])
+        text += (
+            f" Your insights' channel posts ({where}) I could not take down myself; "
+            "the organizers have a record and will remove them."
+        )
+    return reply(text)
+
+
+def no_data() -> Message:
+    return reply("I keep no data about you.")
+
+
+def your_data(data: dict, filename: str, body: bytes) -> Message:
+    counts = [
+        _counted(len(data["accounts"]), "account", "accounts"),
+        _counted(len(data["registrations"]), "registration", "registrations"),
+        _counted(len(data["insights"]), "insight", "insights"),
+        _counted(
+            len(data["messages"]), "message for you (sent or planned)", "messages for you (sent or planned)"
+        ),
+    ]
+    if data["feedback"]:
+        counts.append(_counted(len(data["feedback"]), "rating", "ratings"))
+    text = (
+        f"Everything I keep about you is in the file {filename}: {', '.join(counts)}. `/forgetme` erases it."
+    )
+    return Message(text=text, files=(Attachment(filename, body),))
+
+
+def file_not_delivered() -> Message:
+    """An adapter could not hand over a file that went with a reply."""
+    return refusal("Sorry, I could not send you the file just now. Please try again in a minute.")
+
+
+def privacy_notice(program: Program, retention_days: int) -> Message:
+    """The same text as the README's "Privacy" section, for organizers to adapt."""
+    contact = program.event.privacy_contact or "the event's organizers"
+    return reply(
+        f"Privacy — {program.event.name}",
+        fields=[
+            Field(
+                "What I keep",
+                "Your account on each platform you use here (its id and display name); your "
+                "registrations, waitlist places and follows; the insights you share; and the "
+                "messages I send you, with whether they arrived.",
+            ),
+            Field(
+                "Why",
+                "To run the event: keep seats fair, remind you with the join link, and share the "
+                "insights you choose to share. Nothing is sold or used for anything else.",
+            ),
+            Field(
+                "For how long",
+                f"Registrations and the messages about a session are deleted {retention_days} days "
+                "after it ends; only counts without names stay. Insights stay until you erase them.",
+            ),
+            Field(
+                "Your rights",
+                "`/mydata` gives you everything I keep, as a file. `/forgetme` erases it at once. "
+                f"For anything else, or to ask by e-mail, write to {contact}.",
+            ),
+        ],
+    )
+
+
+# -- registration questions --------------------------------------------------------------------
+def questions_title(session: Session) -> str:
+    return f"Register: {session.title}"[:45]
+
+
+def questions_submit(session: Session) -> str:
+    return "Register"
+
+
+def questions_asked(session: Session) -> str:
+    return f"{session.title} asks a few questions before you register."
+
+
+def answer_required(label: str) -> str:
+    return f"Please answer “{label}”: it is required."
+
+
+def answer_too_long(label: str, limit: int, length: int) -> str:
+    return f"Please keep “{label}” to {limit} characters; yours has {length}."
+
+
+def answer_not_a_choice(label: str, choices: list[str]) -> str:
+    return f"For “{label}”, please choose one of: {', '.join(choices)}."
+
+
+def optional_hint(required: bool, choices: tuple[str, ...]) -> str:
+    """The console's hint under a question."""
+    hint = f"one of: {', '.join(choices)}" if choices else ""
+    if not required:
+        hint = f"{hint}; " if hint else ""
+        hint += "optional, an empty line skips it"
+    return f"({hint})" if hint else ""
+
+
+def answers_saved(session: Session) -> str:
+    return f"Your answers for {session.title} are saved."
+
+
+def form_not_opened() -> Message:
+    """An adapter could not open a form (a modal) in time."""
+    return refusal("Sorry, I could not open the form in time. Please try the command again.")
+
+
+# -- feedback ----------------------------------------------------------------------------------
+LESSON = "One lesson you take home"
+SHARE = "Share it as an insight?"
+KEEP_PRIVATE = "No, keep it for the organizers"
+
+
+def feedback_rating() -> str:
+    return "Please rate with a number from 1 (poor) to 5 (excellent)."
+
+
+def feedback_too_early(session: Session) -> str:
+    return f"{session.title} has not started yet; you can rate it once it has."
+
+
+def feedback_not_held(session: Session) -> str:
+    return f"Feedback on {session.title} comes from the people who held a seat in it or followed it."
+
+
+def feedback_form_title(session: Session) -> str:
+    return f"Feedback: {session.title}"[:45]
+
+
+def feedback_submit() -> str:
+    return "Send"
+
+
+def feedback_thanks(session: Session, rated, shared_in: str | None, *, ask: bool) -> Message:
+    again = " (it replaces your earlier one)" if rated.again else ""
+    text = f"Thank you! You rated {session.title} {rated.rating} out of 5{again}."
+    if ask:
+        text += " Is there one lesson you take home? It is optional."
+    if shared_in:
+        text += f" Your lesson is shared as an insight in {shared_in}."
     return reply(text)

@@ -39,6 +39,9 @@ class Settings(BaseSettings):
     dispatch_retries: int = Field(default=3, ge=0, le=10)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
 
+    # personal data tied to a session is purged this many days after it ends; counts stay
+    retention_days: int = Field(default=90, ge=1, le=3650)
+
     @field_validator("insight_rate_window", mode="before")
     @classmethod
     def _duration(cls, value: object) -> object:

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
@@ -15,8 +18,9 @@ from bots.console.render import render
 from bots.console.settings import ConsoleSettings
 from shared.app import Roundtable
 from shared.identity import Identity, Reach, Recipient
-from shared.messages import InsightPost, Message
+from shared.messages import Attachment, Form, InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
+from shared.replies import optional_hint
 
 WORKSPACE = "local"
 log = logging.getLogger(__name__)
@@ -40,6 +44,7 @@ class ConsoleAdapter:
         self.core = core
         self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name)
         self.organizer = settings.organizer
+        self.files_dir = settings.files_dir
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
         self._chat: asyncio.Task[None] | None = None
@@ -84,6 +89,21 @@ class ConsoleAdapter:
         self.console.print(
             render(message, program.zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
         )
+        for attachment in message.files:
+            self.console.print(f"📎 {self._save(attachment)}", markup=False)
+
+    def _save(self, attachment: Attachment) -> str:
+        """Write a file the bot hands over; readable by its owner only (it may be personal data)."""
+        folder = Path(self.files_dir) if self.files_dir else Path(tempfile.gettempdir())
+        path = folder / Path(attachment.filename).name
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as file:
+                file.write(attachment.data)
+        except OSError as exc:
+            return f"could not write {path}: {exc.strerror or exc}"
+        return str(path)
 
     async def handle_line(self, line: str) -> Message | None:
         line = line.strip()
@@ -97,6 +117,22 @@ class ConsoleAdapter:
         except Exception:
             # undelivered messages stay queued; the background dispatcher tries again
             log.exception("delivering queued messages failed")
+
+    async def _fill(self, form: Form, lines: asyncio.Queue[str]) -> Message | None:
+        """A form, one field a line: the label (and its choices) printed, the answer read."""
+        args = dict(form.args)
+        for field in form.fields:
+            hint = optional_hint(field.required, field.choices)
+            now = f" [{field.value}]" if field.value else ""
+            self.console.print(f"  {field.label}{now} {hint}".rstrip() + ":", markup=False, highlight=False)
+            line = await lines.get()
+            if not line:  # the input ended mid-form: nothing is stored
+                return None
+            answer = line.strip()
+            args[field.id] = answer or field.value
+        return await self.core.respond(
+            self.identity, command=form.command, args=args, organizer=self.organizer
+        )
 
     def _read_lines(self) -> asyncio.Queue[str]:
         """Lines from a daemon thread, so that Ctrl-C never waits for a pending read."""
@@ -127,6 +163,9 @@ class ConsoleAdapter:
             if not line or line.strip() in ("/quit", "/exit"):
                 break
             message = await self.handle_line(line)
+            if message is not None and message.form is not None:
+                self.show(message)
+                message = await self._fill(message.form, lines)
             if message is not None:
                 self.show(message)
             # let a promotion or DM caused by this command print before the next prompt

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -21,6 +22,8 @@ class ConsoleSettings(BaseSettings):
     # who you are in the chat
     name: str = Field(default_factory=login, min_length=1, max_length=80)
     organizer: bool = False
+    # where files the bot hands over (such as /mydata) are written; the system's temp dir if unset
+    files_dir: Path | None = None
 
     @property
     def enabled(self) -> bool:

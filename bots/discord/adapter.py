@@ -30,7 +30,7 @@ from shared.commands import COMMANDS
 from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.insights import MAX_CITY, MAX_TEXT
-from shared.messages import InsightPost, Message, refusal
+from shared.messages import Form, InsightPost, Message, refusal
 from shared.port import (
     DMS_CLOSED,
     PLATFORM_ERROR,
@@ -39,7 +39,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import apology
+from shared.replies import apology, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -128,6 +128,54 @@ class InsightModal(discord.ui.Modal):
 
     async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
         log.exception("insight modal failed", exc_info=error)
+        await self.adapter._reply(interaction, apology())
+
+
+class FormModal(discord.ui.Modal):
+    """A form the core describes (such as a session's registration questions), as a modal."""
+
+    def __init__(self, adapter: DiscordAdapter, form: Form) -> None:
+        super().__init__(title=form.title[:45], timeout=MODAL_TIMEOUT)
+        self.adapter = adapter
+        self.form = form
+        self.inputs: dict[str, discord.ui.TextInput[FormModal] | discord.ui.Select[FormModal]] = {}
+        for field in form.fields[:5]:  # a modal holds five components
+            if field.choices:
+                select: discord.ui.Select[FormModal] = discord.ui.Select(
+                    custom_id=field.id,
+                    options=[
+                        discord.SelectOption(label=c[:100], value=c[:100], default=c == field.value)
+                        for c in field.choices[:25]
+                    ],
+                    min_values=1 if field.required else 0,
+                    max_values=1,
+                    required=field.required,
+                )
+                self.inputs[field.id] = select
+                self.add_item(discord.ui.Label(text=field.label[:45], component=select))
+            else:
+                text: discord.ui.TextInput[FormModal] = discord.ui.TextInput(
+                    label=field.label[:45],
+                    custom_id=field.id,
+                    required=field.required,
+                    max_length=min(field.max_length, 4000),
+                    default=field.value or None,
+                )
+                self.inputs[field.id] = text
+                self.add_item(text)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        args = dict(self.form.args)
+        for field_id, item in self.inputs.items():
+            if isinstance(item, discord.ui.Select):
+                args[field_id] = item.values[0] if item.values else ""
+            else:
+                args[field_id] = item.value
+        # the core judges every field; a refusal comes back as an ephemeral answer
+        await self.adapter._run(interaction, command=self.form.command, args=args)
+
+    async def on_error(self, interaction: discord.Interaction, error: Exception) -> None:
+        log.exception("form modal failed", exc_info=error)
         await self.adapter._reply(interaction, apology())
 
 
@@ -381,6 +429,18 @@ class DiscordAdapter:
 
     async def _reply(self, interaction: discord.Interaction, message: Message) -> None:
         """Show a message as the interaction's answer (direct reply, or follow-up after a defer)."""
+        if message.form is not None:
+            # a modal must be the interaction's first answer, and cannot answer a modal
+            if (
+                not interaction.response.is_done()
+                and interaction.type != discord.InteractionType.modal_submit
+            ):
+                try:
+                    await interaction.response.send_modal(FormModal(self, message.form))
+                    return
+                except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                    log.warning("Discord: could not open a form: %s", exc)
+            message = form_not_opened()
         kwargs = render(message)
         try:
             if interaction.response.is_done():

@@ -6,6 +6,7 @@ people's text, and the slash-command definitions built from ``shared.commands.CO
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -133,6 +134,9 @@ def render(message: Message) -> dict[str, Any]:
     their local time.
     """
     kwargs: dict[str, Any] = {"allowed_mentions": discord.AllowedMentions.none()}
+    if message.files:
+        # a fresh File per send: discord.py reads (and closes) it while sending
+        kwargs["files"] = [discord.File(io.BytesIO(f.data), filename=f.filename) for f in message.files]
     view = button_view(message.buttons)
     if view is not None:
         kwargs["view"] = view

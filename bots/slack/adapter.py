@@ -41,6 +41,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
+from shared.replies import file_not_delivered, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -346,6 +347,8 @@ class SlackAdapter:
         self.app.action(render.ACTION_PATTERN)(self._on_button)
         self.app.view_submission(views.INSIGHT_CALLBACK)(self._on_insight_submit)
         self.app.view_closed(views.INSIGHT_CALLBACK)(self._on_ack_only)
+        self.app.view_submission(views.FORM_CALLBACK)(self._on_form_submit)
+        self.app.view_closed(views.FORM_CALLBACK)(self._on_ack_only)
         self.app.event("app_home_opened")(self._on_home_opened)
         self.app.error(self._on_error)
 
@@ -402,7 +405,17 @@ class SlackAdapter:
             await self._open_insight_modal(command, form.get("theme"), respond)
             return
         identity = await self._identity(command.get("team_id"), user_id, command.get("user_name"))
-        message = await self._respond(identity, line=line)
+        message = await self._hand_over(user_id, await self._respond(identity, line=line))
+        if message.form is not None:
+            await self._open_form(
+                command.get("trigger_id") or "",
+                message,
+                command.get("channel_id"),
+                command.get("response_url"),
+                respond,
+                command,
+            )
+            return
         await self._reply(respond, message, command)
 
     @staticmethod
@@ -422,11 +435,17 @@ class SlackAdapter:
         value = action.get("value")
         if not value or not isinstance(value, str):  # a link button such as "Join": nothing to do
             return
-        identity = self._clicker(body)
-        if identity is None:
+        clicker = self._clicker(body)
+        if clicker is None:
             return
-        identity = await identity
-        message = await self._respond(identity, line=value)
+        identity = await clicker
+        message = await self._hand_over(identity.user_id, await self._respond(identity, line=value))
+        trigger = body.get("trigger_id")
+        if message.form is not None and isinstance(trigger, str) and trigger:
+            channel = body.get("channel")
+            channel_id = channel.get("id") if isinstance(channel, dict) else None
+            await self._open_form(trigger, message, channel_id, body.get("response_url"), respond, None)
+            return
         container = body.get("container")
         if (isinstance(container, dict) and container.get("type") == "view") or not body.get("response_url"):
             # a click on the Home tab: the answer goes on top of a refreshed Home
@@ -454,6 +473,38 @@ class SlackAdapter:
             return
         await ack()
         await self._confirm_after_modal(identity, form.metadata, message)
+
+    async def _on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
+        command, args, metadata = views.read_form(view)
+        user = body.get("user") or {}
+        team = (body.get("team") or {}).get("id") or user.get("team_id")
+        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
+        # judged before the ack, so that a refusal shows under its field
+        message = await self._respond(identity, command=command, args=args)
+        errors = views.field_errors(message, args) if not message.ok else None
+        if errors:
+            await ack(response_action="errors", errors=errors)
+            return
+        await ack()
+        await self._confirm_after_modal(identity, metadata, message)
+
+    async def _open_form(
+        self,
+        trigger_id: str,
+        message: Message,
+        channel: str | None,
+        response_url: str | None,
+        respond: Any,
+        command: dict[str, Any] | None,
+    ) -> None:
+        assert message.form is not None
+        metadata = {"channel": channel or "", "response_url": response_url or ""}
+        try:
+            await self.client.views_open(trigger_id=trigger_id, view=views.form_modal(message.form, metadata))
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            # the trigger id lives 3 seconds; say so rather than leave the click unanswered
+            log.warning("Slack: views.open failed: %s", _error_code(exc))
+            await self._reply(respond, form_not_opened(), command)
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
         if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
@@ -514,6 +565,26 @@ class SlackAdapter:
             log.warning("Slack: replying through the response URL failed: %s", _error_code(exc))
             if command is not None:
                 await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
+
+    async def _hand_over(self, user_id: str, message: Message) -> Message:
+        """Files go into the person's DM with the bot (Slack files cannot be ephemeral, and a DM
+        keeps personal data out of shared channels); the reply then says where to find them."""
+        if not message.files:
+            return message
+        try:
+            opened = await self.client.conversations_open(users=user_id)
+            channel = opened["channel"]["id"]
+            for attachment in message.files:
+                await self.client.files_upload_v2(
+                    channel=channel,
+                    content=attachment.data,
+                    filename=attachment.filename,
+                    title=attachment.filename,
+                )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: uploading a file to %s failed: %s", user_id, _error_code(exc))
+            return file_not_delivered()
+        return message
 
     async def _ephemeral(self, channel: str | None, user: str | None, message: Message) -> None:
         if not channel or not user:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.slack.render import VIEW_BLOCKS_MAX, blocks, escape, plain
-from shared.messages import Message
+from shared.messages import Form, Message
 
 INSIGHT_CALLBACK = "rt_insight"
 # the block ids double as the names the core uses in Message.error_field
@@ -144,3 +144,67 @@ def home_view(sections: Iterable[Message], *, title: str, notice: Message | None
         out = out[: VIEW_BLOCKS_MAX - 1]
         out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape("…and more")}]})
     return {"type": "home", "blocks": out}
+
+
+FORM_CALLBACK = "rt_form"
+
+
+def form_modal(form: Form, metadata: dict[str, str]) -> dict[str, Any]:
+    """A core form as a modal: a select for fields with choices, a text input otherwise.
+
+    Block ids are the form's field ids, so that the core's refusal lands under its field."""
+    blocks_: list[dict[str, Any]] = []
+    for field in form.fields:
+        element: dict[str, Any]
+        if field.choices:
+            options = [{"text": _plain(c), "value": c} for c in field.choices][:100]
+            element = {"type": "static_select", "action_id": VALUE, "options": options}
+            chosen = next((o for o in options if o["value"] == field.value), None)
+            if chosen is not None:
+                element["initial_option"] = chosen
+        else:
+            element = {"type": "plain_text_input", "action_id": VALUE, "max_length": field.max_length}
+            if field.value:
+                element["initial_value"] = field.value[: field.max_length]
+        blocks_.append(
+            {
+                "type": "input",
+                "block_id": field.id,
+                "optional": not field.required,
+                "label": _plain(field.label),
+                "element": element,
+            }
+        )
+    return {
+        "type": "modal",
+        "callback_id": FORM_CALLBACK,
+        "title": _plain(form.title, 24),
+        "submit": _plain(form.submit, 24),
+        "close": _plain("Cancel", 24),
+        "private_metadata": json.dumps({**metadata, "command": form.command, "args": dict(form.args)})[:3000],
+        "blocks": blocks_,
+    }
+
+
+def read_form(view: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, str]]:
+    """The command, its arguments with every field's answer (empty when skipped), and metadata."""
+    values = (view.get("state") or {}).get("values") or {}
+    try:
+        metadata = json.loads(view.get("private_metadata") or "{}")
+    except ValueError:
+        metadata = {}
+    metadata = metadata if isinstance(metadata, dict) else {}
+    args = {str(k): str(v) for k, v in (metadata.pop("args", None) or {}).items()}
+    for block_id, block in values.items():
+        element = (block or {}).get(VALUE) or {}
+        selected = element.get("selected_option") or {}
+        args[str(block_id)] = str(element.get("value") or selected.get("value") or "")
+    return str(metadata.pop("command", "")), args, metadata
+
+
+def field_errors(message: Message, fields: Iterable[str]) -> dict[str, str] | None:
+    """A refusal under the form field it concerns, or None when it concerns no field."""
+    if message.error_field not in set(fields):
+        return None
+    text = plain(message.text).strip() or "Please check this field."
+    return {str(message.error_field): text if len(text) <= 150 else text[:149] + "…"}

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared import registrations, replies
+from shared import questions, registrations, replies
 from shared.commands import Invocation, handler
+from shared.errors import Refusal
 from shared.messages import Message
 
 if TYPE_CHECKING:
@@ -17,14 +18,34 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     session_id = (inv.args.get("session") or "").strip().lower()
     if not session_id:
         now = core.now()
-        return replies.session_picker([s for s in core.program.sessions if now < s.starts_at])
-    async with core.db.transaction() as conn:
-        result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+        return replies.session_picker([s for s in core.program.open_sessions if now < s.starts_at])
+    session = registrations.session_or_raise(core.program, session_id)
+    if session.cancelled:
+        raise Refusal(replies.session_cancelled(core.program, session), "session")
+    answers = questions.given(inv.args)
+    if session.questions and answers is None:
+        # ask first: a seat is taken only with a complete registration
+        if core.now() >= session.starts_at:
+            raise registrations.RegistrationError(registrations.closed_message(session))
+        async with core.db.transaction() as conn:
+            current = await registrations.answers_of(conn, inv.identity, session.id)
+        return Message(text=replies.questions_asked(session), form=questions.form(session, current))
+    kept = questions.judge(session, answers or {}) if session.questions else None
+    try:
+        async with core.db.transaction() as conn:
+            result = await registrations.register(
+                conn, core.program, inv.identity, session.id, core.now(), answers=kept
+            )
+    except registrations.SessionCancelled as exc:
+        raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:
         core.queued(result.first_due)
-    session = core.program.session(result.session_id)
-    assert session is not None
-    return replies.standing(core.program, session, result)
+    reply = replies.standing(core.program, session, result)
+    if kept is not None and result.already:
+        return Message(
+            text=f"{replies.answers_saved(session)} {reply.text}", fields=reply.fields, buttons=reply.buttons
+        )
+    return reply
 
 
 @handler("unregister")

@@ -16,6 +16,7 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -85,6 +86,10 @@ sessions = Table(
     Column("access", String(20), nullable=False),
     Column("capacity", Integer),
     Column("in_program", Boolean, nullable=False, default=True),
+    # the program cancelled it and its registrants were told (once)
+    Column("cancelled", Boolean, nullable=False, default=False, server_default=false()),
+    # the people who held a seat or followed it were asked for feedback (once, when it ended)
+    Column("feedback_asked", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -99,6 +104,8 @@ registrations = Table(
     Column("status", String(20), nullable=False),  # confirmed | waitlisted | following
     Column("created_at", UTCDateTime, nullable=False),
     Column("confirmed_at", UTCDateTime),
+    # answers to the session's questions, as JSON {question id: answer}
+    Column("answers", Text),
     UniqueConstraint("session_id", "person_id", name="uq_registrations_seat"),
     Index("ix_registrations_session_status", "session_id", "status", "id"),
 )
@@ -156,4 +163,38 @@ link_codes = Table(
     Column("code", String(16), primary_key=True),
     Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
+)
+
+# Counts that outlive the rows they count: what erasure and retention removed, by kind
+# ("insights" by theme, "confirmed"/"waitlisted"/"following" by session), naming nobody.
+tallies = Table(
+    "tallies",
+    metadata,
+    Column("kind", String(40), primary_key=True),
+    Column("key", String(50), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)
+
+# One line per erasure or purge, for the organizers' accountability: what was removed and
+# what the bot could not remove (channel posts on a platform), never whose data it was.
+erasures = Table(
+    "erasures",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("at", UTCDateTime, nullable=False),
+    Column("via", String(20), nullable=False),  # self | organizer | retention
+    Column("summary", Text, nullable=False),  # JSON: counts, and posts left in place
+)
+
+# One rating (1-5) and an optional lesson per person and session, asked when it ends.
+feedback = Table(
+    "feedback",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("session_id", String(50), nullable=False),
+    Column("person_id", Integer, ForeignKey("people.id", ondelete="CASCADE"), nullable=False, index=True),
+    Column("rating", Integer, nullable=False),
+    Column("text", Text),
+    Column("created_at", UTCDateTime, nullable=False),
+    UniqueConstraint("session_id", "person_id", name="uq_feedback_once"),
 )

@@ -216,3 +216,118 @@ def test_the_program_as_an_ics_file(env):
     result = roundtable(env, "program", "--format", "ics")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("BEGIN:VCALENDAR") and result.stdout.count("BEGIN:VEVENT") == 2
+
+
+def test_check_counts_whom_a_cancelled_session_tells(env, tmp_path):
+    assert roundtable(env, "console", "--as", "ann", stdin="/register workshop\n").returncode == 0
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    text = program.read_text("utf-8").replace(
+        'id = "workshop"', 'id = "workshop"\ncancelled = true\ncancel_message = "Sorry!"', 1
+    )
+    program.write_text(text, "utf-8")
+    check = roundtable(env, "check")
+    assert check.returncode == 0, check.stderr
+    assert "workshop is cancelled: the next start tells 1 people" in check.stdout
+    schedule = roundtable(env, "console", "--as", "ben", stdin="/schedule\n/register workshop\n")
+    assert "is cancelled, so it takes no registrations. Choose one of `roundtable`" in schedule.stdout
+    check = roundtable(env, "check")
+    assert "workshop is cancelled: its registrants were told" in check.stdout
+
+
+def test_forget_on_request_erases_a_console_person_and_keeps_the_count(env):
+    script = "/register workshop\n/insight decision-making Decide early.\n"
+    assert roundtable(env, "console", "--as", "alice", stdin=script).returncode == 0
+    assert roundtable(env, "console", "--as", "bob", stdin="/register workshop\n").returncode == 0
+    forget = roundtable(env, "forget", "--platform", "console", "--user", "alice")
+    assert forget.returncode == 0, forget.stderr
+    assert "I erased 1 account, 1 registration, 1 insight" in forget.stdout
+    roster = roundtable(env, "roster", "workshop", "--format", "json")
+    assert [e["name"] for e in json.loads(roster.stdout)["entries"]] == ["bob"]
+    assert json.loads(roster.stdout)["entries"][0]["status"] == "confirmed"
+    digest = roundtable(env, "insights", "--format", "md").stdout
+    assert "1 insight shared (1 of them since erased" in digest and "alice" not in digest
+    again = roundtable(env, "forget", "--platform", "console", "--user", "alice")
+    assert "nothing to erase" in again.stdout
+    ask = roundtable(env, "console", "--as", "bob", stdin="/forgetme\n/forgetme confirm\n/forgetme\n")
+    assert "Erase my data" in ask.stdout or "/forgetme confirm" in ask.stdout
+    assert "Done: I erased 1 account, 1 registration" in ask.stdout
+    assert "there is nothing to erase" in ask.stdout
+
+
+def test_mydata_in_the_console_writes_a_json_file_and_prints_its_path(env, tmp_path):
+    env = {**env, "CONSOLE_FILES_DIR": str(tmp_path / "files")}
+    result = roundtable(env, "console", "--as", "carla", stdin="/mydata\n/register workshop\n/mydata\n")
+    assert result.returncode == 0, result.stderr
+    assert "I keep no data about you." in result.stdout
+    assert "1 account, 1 registration" in result.stdout
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("📎 ")]
+    path = Path(line.removeprefix("📎 ").strip())
+    assert path.parent == tmp_path / "files" and oct(path.stat().st_mode & 0o777) == "0o600"
+    data = json.loads(path.read_text("utf-8"))
+    assert data["accounts"][0]["user_id"] == "carla"
+    assert data["registrations"][0]["session"] == "workshop"
+
+
+def test_purge_for_cron_users_and_privacy_with_the_programs_contact(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    text = program.read_text("utf-8").replace(
+        "[event]\n", '[event]\nprivacy_contact = "privacy@city.example"\n', 1
+    )
+    program.write_text(text, "utf-8")
+    result = roundtable(env, "console", "--as", "dora", stdin="/register workshop\n/privacy\n")
+    assert "privacy@city.example" in result.stdout and "90 days after it ends" in result.stdout
+    purge = roundtable(env, "purge")
+    assert purge.returncode == 0, purge.stderr
+    assert "Purged 0 registrations, 0 messages and 0 people older than 90 days" in purge.stdout
+    assert roundtable(env, "purge", "--days", "0").returncode == 2
+
+
+def test_the_console_asks_each_question_on_its_own_line(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    questions = (
+        '[[sessions.questions]]\nid = "city"\nlabel = "Your city"\nrequired = true\n\n'
+        '[[sessions.questions]]\nid = "org"\nlabel = "Your organisation"\n\n'
+    )
+    # the roundtable's questions go after its own keys, before the next session
+    text = program.read_text("utf-8").replace(
+        '[[sessions]]\nid = "workshop"', questions + '[[sessions]]\nid = "workshop"'
+    )
+    program.write_text(text, "utf-8")
+    assert roundtable(env, "check").returncode == 0, roundtable(env, "check").stderr
+    script = "/register roundtable\n\n\n/register roundtable\nGraz\n\n/register roundtable\n\nCity Hall\n"
+    result = roundtable(env, "console", "--as", "eve", stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "  Your city:" in out  # required: no "optional" hint
+    assert "Your organisation (optional, an empty line skips it):" in out
+    assert "Please answer “Your city”: it is required." in out
+    assert "You are following" in out
+    assert "Your city [Graz]:" in out and "Your answers for" in out
+    roster = json.loads(roundtable(env, "roster", "roundtable", "--format", "json").stdout)
+    assert roster["entries"][0]["answer_city"] == "Graz"
+    assert roster["entries"][0]["answer_org"] == "City Hall"
+    rows = list(
+        csv.DictReader(io.StringIO(roundtable(env, "roster", "roundtable", "--format", "csv").stdout))
+    )
+    assert rows[0]["answer_city"] == "Graz"
+
+
+def test_feedback_in_the_console_and_the_organizers_report(env):
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    past = (datetime.now(UTC) - timedelta(days=2)).date().isoformat()
+    text = program.read_text("utf-8")
+    day = (datetime.now(UTC) + timedelta(days=30)).date().isoformat()
+    # register first while the sessions are ahead, then move them into the past
+    assert roundtable(env, "console", "--as", "fay", stdin="/register roundtable\n").returncode == 0
+    program.write_text(text.replace(day, past), "utf-8")
+    script = "/feedback roundtable 5\nListen to residents.\n\n/feedback roundtable six\n"
+    result = roundtable(env, "console", "--as", "fay", stdin=script)
+    assert result.returncode == 0, result.stderr
+    assert "You rated Roundtable: insights from pioneering cities 5 out of 5" in result.stdout
+    assert "Share it as an insight? [No, keep it for the organizers] (one of:" in result.stdout
+    assert "replaces your earlier one" not in result.stdout  # the form completes the same rating
+    assert "Please rate with a number from 1 (poor) to 5 (excellent)." in result.stdout
+    report = json.loads(roundtable(env, "feedback", "--session", "roundtable", "--format", "json").stdout)
+    assert report[0]["5"] == 1 and report[0]["comments"] == ["Listen to residents."]
+    md = roundtable(env, "feedback", "--format", "md").stdout
+    assert "> Listen to residents." in md and "fay" not in md

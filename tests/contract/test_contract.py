@@ -84,3 +84,33 @@ async def test_organizer_commands_are_for_organizers(driver: Driver) -> None:
 async def test_a_command_with_a_hyphen_in_its_name_works(driver: Driver, hyphenated_command: str) -> None:
     said = await driver.say("ann", f"/{hyphenated_command}")
     assert "Hello, " in said.text
+
+
+async def test_forgetme_asks_then_erases_and_gives_the_seat_away(driver: Driver) -> None:
+    await driver.say("ann", "/register workshop")
+    await driver.say("ben", "/register workshop")
+    ask = await driver.say("ann", "/forgetme")
+    assert "This erases everything I keep about you: 1 account, 1 registration" in ask.text
+    assert ask.private in (True, None)
+    done = await driver.say("ann", "/forgetme confirm")
+    assert "Done: I erased 1 account, 1 registration" in done.text
+    await driver.deliver()
+    assert [dm for dm in await driver.dms("ben") if "A seat opened up" in dm]
+    again = await driver.say("ann", "/forgetme")
+    assert "there is nothing to erase" in again.text
+
+
+async def test_feedback_after_the_session_and_a_typed_lesson(driver: Driver) -> None:
+    await driver.say("ann", "/register workshop")
+    early = await driver.say("ann", "/feedback workshop 5")
+    assert "has not started yet" in early.text
+    clock = driver.core.clock
+    await clock.set(driver.core.program.session("workshop").ends_at)  # type: ignore[attr-defined]
+    assert await driver.core.ask_feedback() == 1
+    await driver.deliver()
+    assert [dm for dm in await driver.dms("ann") if "How was it, from 1 (poor) to 5" in dm]
+    rated = await driver.say("ann", "/feedback workshop 4 Listen to residents first")
+    assert "You rated Workshop" in rated.text and "4 out of 5" in rated.text
+    assert rated.private in (True, None)
+    refused = await driver.say("ben", "/feedback workshop 4")
+    assert "held a seat in it or followed it" in refused.text

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import re
 from datetime import UTC, datetime, timedelta
@@ -381,6 +382,38 @@ async def test_commands_work_in_a_dm_with_the_bot(
     alice = standin.add_user("alice")
     answer = await standin.wait_answer(await standin.click(alice, "rt:/mysessions", in_dm=True))
     assert "no sessions yet" in text_of(answer)
+
+
+async def test_mydata_comes_as_a_json_attachment_also_in_a_dm(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    nothing = await standin.wait_answer(await standin.slash(alice, "mydata"))
+    assert "I keep no data about you" in text_of(nothing)
+    await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
+    interaction = await standin.click(alice, "rt:/mydata", in_dm=True)
+    answer = await standin.wait_answer(interaction)
+    assert is_ephemeral(answer) and "1 account, 1 registration" in text_of(answer)
+    assert answer["attachments"][0]["filename"].endswith(".json")
+    (sent,) = [r.files for r in standin.requests if r.files]
+    ((name, data),) = sent.items()
+    assert name.startswith("roundtable-mydata-")
+    account = json.loads(data)["accounts"][0]
+    assert (account["platform"], account["user_id"]) == ("discord", alice.id)
+
+
+async def test_forgetme_button_erases_and_a_second_time_finds_nothing(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    await standin.wait_answer(await standin.slash(alice, "register", session="workshop"))
+    ask = await standin.wait_answer(await standin.slash(alice, "forgetme"))
+    button = ask["components"][0]["components"][0]
+    assert button["custom_id"] == "rt:/forgetme confirm" and button["style"] == 4
+    done = await standin.wait_answer(await standin.click(alice, button["custom_id"]))
+    assert "Done: I erased 1 account, 1 registration" in text_of(done)
+    again = await standin.wait_answer(await standin.slash(alice, "forgetme"))
+    assert "nothing to erase" in text_of(again)
 
 
 # ----- failure handling -------------------------------------------------------------

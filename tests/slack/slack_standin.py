@@ -74,6 +74,8 @@ class SlackStandIn:
     requests: list[Recorded] = field(default_factory=list)
     users: dict[str, User] = field(default_factory=dict)
     channels: set[str] = field(default_factory=set)  # public channels the bot may post in
+    # files.getUploadURLExternal ids -> filename, the bytes uploaded, the channel shared into
+    uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     # seconds before answering a chat.postMessage to a person (recorded on arrival): sends in flight
     dm_delay: float = 0.0
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
@@ -94,6 +96,7 @@ class SlackStandIn:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/respond/{key}", self._respond)
+        app.router.add_post("/upload/{file_id}", self._upload)
         app.router.add_get("/socket", self._socket)
         self._runner = web.AppRunner(app, handle_signals=False)
         await self._runner.setup()
@@ -319,6 +322,36 @@ class SlackStandIn:
     _m_views_publish = _view
     _m_views_update = _view
     _m_views_push = _view
+
+    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if not args.get("filename") or not str(args.get("length", "")).isdigit():
+            return {"ok": False, "error": "invalid_arguments"}
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self.uploads[file_id] = {"filename": args["filename"], "data": None, "channel": None}
+        return {
+            "ok": True,
+            "file_id": file_id,
+            "upload_url": f"http://127.0.0.1:{self._port}/upload/{file_id}",
+        }
+
+    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
+        files = args.get("files")
+        files = json.loads(files) if isinstance(files, str) else files or []
+        shared = []
+        for item in files:
+            upload = self.uploads.get(item.get("id"))
+            if upload is None or upload["data"] is None:
+                return {"ok": False, "error": "file_not_found"}
+            upload["channel"] = args.get("channel_id")
+            shared.append({"id": item["id"], "title": item.get("title"), "name": upload["filename"]})
+        return {"ok": True, "files": shared}
+
+    async def _upload(self, request: web.Request) -> web.Response:
+        upload = self.uploads.get(request.match_info["file_id"])
+        if upload is None:
+            return web.Response(status=404, text="unknown upload")
+        upload["data"] = await request.read()
+        return web.Response(text="OK - " + str(len(upload["data"])))
 
     # ---- response_url ----------------------------------------------------------
 

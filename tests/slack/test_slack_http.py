@@ -313,3 +313,38 @@ async def test_a_dm_that_cannot_be_delivered_is_recorded_with_its_reason(
         rows = (await conn.execute(select(outbox).where(outbox.c.recipient == BOB))).fetchall()
     promotion = [r for r in rows if r.kind == "promotion"]
     assert [(r.state, r.reason) for r in promotion] == [("failed", "unknown_user")]
+
+
+async def test_mydata_is_a_file_in_the_dm_with_the_bot(http_bot: SlackAdapter, standin: SlackStandIn) -> None:
+    import json
+
+    nothing = await slash(http_bot, standin, "/mydata", user=ALICE)
+    assert "I keep no data about you" in texts(nothing["blocks"])
+    assert standin.uploads == {}
+    await slash(http_bot, standin, "/register", "workshop", user=ALICE)
+    reply = await slash(http_bot, standin, "/mydata", user=ALICE)
+    assert reply["response_type"] == "ephemeral"
+    assert "1 account, 1 registration" in texts(reply["blocks"])
+    (upload,) = standin.uploads.values()
+    assert upload["channel"] == "D" + ALICE[1:]  # the person's DM, never the channel typed in
+    assert upload["filename"].startswith("roundtable-mydata-")
+    assert json.loads(upload["data"])["accounts"][0]["user_id"] == ALICE
+
+
+async def test_a_failed_upload_is_said_plainly(http_bot: SlackAdapter, standin: SlackStandIn) -> None:
+    await slash(http_bot, standin, "/register", "workshop", user=ALICE)
+    standin.fail("files.getUploadURLExternal", "not_allowed_token_type")
+    reply = await slash(http_bot, standin, "/mydata", user=ALICE)
+    assert "could not send you the file" in texts(reply["blocks"])
+
+
+async def test_forgetme_button_erases_and_a_second_time_finds_nothing(
+    http_bot: SlackAdapter, standin: SlackStandIn
+) -> None:
+    await slash(http_bot, standin, "/register", "workshop", user=ALICE)
+    ask = await slash(http_bot, standin, "/forgetme", user=ALICE)
+    assert button_values(ask["blocks"]) == ["/forgetme confirm"]
+    done = await click(http_bot, standin, "/forgetme confirm", user=ALICE)
+    assert "Done: I erased 1 account, 1 registration" in texts(done["blocks"])
+    again = await slash(http_bot, standin, "/forgetme", user=ALICE)
+    assert "nothing to erase" in texts(again["blocks"])
