@@ -164,7 +164,8 @@ class SlackAdapter:
             verify.Served(
                 commands=frozenset(f"/{name}" for name in COMMANDS),
                 action_id=render.ACTION_PATTERN,
-                callbacks=frozenset({views.INSIGHT_CALLBACK}),
+                # the views whose submissions _register_listeners takes
+                callbacks=frozenset({views.INSIGHT_CALLBACK, views.FORM_CALLBACK}),
             ),
         )
         self._register_listeners()
