@@ -7,6 +7,7 @@ live in ``shared/handlers``, their wording in ``shared/replies.py``.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import datetime
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
@@ -16,7 +17,7 @@ from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
 from shared.errors import Refusal
 from shared.identity import Identity
-from shared.inbound import Organizer, respond
+from shared.inbound import Organizer, WorkQueue, respond
 from shared.insights import Limits
 from shared.messages import Message, refusal
 from shared.port import DeliveryPort
@@ -47,6 +48,8 @@ class Roundtable:
             concurrency=settings.dispatch_concurrency,
             retries=settings.dispatch_retries,
         )
+        # the adapters acknowledge first and queue the work here
+        self.work = WorkQueue(workers=settings.inbound_workers, bound=settings.inbound_queue)
 
     @classmethod
     async def open(
@@ -100,8 +103,11 @@ class Roundtable:
         return await self.dispatcher.dispatch_due()
 
     async def stop(self, grace: float | None = None) -> None:
-        """Send nothing new; let sends in flight finish for ``grace`` seconds."""
-        await self.dispatcher.stop(self.settings.shutdown_grace if grace is None else grace)
+        """Take no new commands and send nothing new; let work in flight finish for ``grace`` seconds."""
+        grace = self.settings.shutdown_grace if grace is None else grace
+        started = time.monotonic()
+        await self.work.close(grace)  # usually nothing waits, and this returns at once
+        await self.dispatcher.stop(max(grace - (time.monotonic() - started), 0.1))
 
     async def close(self, grace: float | None = None) -> None:
         await self.stop(grace)

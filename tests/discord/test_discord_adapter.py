@@ -389,7 +389,6 @@ async def test_commands_work_in_a_dm_with_the_bot(
 async def test_a_slow_core_is_deferred_then_answered(
     standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bots.discord.adapter.FAST_REPLY_SECONDS", 0.05)
     handle = discord_core.handle
 
     async def slow(inv: Any) -> Any:
