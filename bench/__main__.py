@@ -19,6 +19,7 @@ MODULES = [
     "bench.dispatch",
     "bench.register",
     "bench.slack_ack",
+    "bench.discord_ack",
 ]
 
 
