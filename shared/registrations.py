@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
@@ -62,10 +63,53 @@ def closed_message(session: Session) -> str:
     return f"Registration for {session.title} closed when it started."
 
 
+_LOCK = select(sessions.c.id).where(sessions.c.id == bindparam("session_id")).with_for_update()
+
+
 async def lock_session(conn: AsyncConnection, session_id: str) -> None:
-    """Serialise seat counting for one session (a row lock on PostgreSQL; SQLite's
-    BEGIN IMMEDIATE already serialises writers)."""
-    await conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+    """Serialise seat counting for one session: a row lock on PostgreSQL. SQLite needs none,
+    since every transaction there is BEGIN IMMEDIATE, one writer at a time."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(_LOCK, {"session_id": session_id})
+
+
+@cache
+def _take_place(dialect: str, capped: bool):
+    """One statement that counts the seats, picks the status and inserts the place, or does
+    nothing when the person has one already (then it returns no row)."""
+    now = bindparam("now", type_=registrations.c.created_at.type)
+    if capped:
+        taken = (
+            select(func.count())
+            .where(
+                and_(
+                    registrations.c.session_id == bindparam("session_id"),
+                    registrations.c.status == CONFIRMED,
+                )
+            )
+            .scalar_subquery()
+        )
+        free = taken < bindparam("capacity", type_=registrations.c.id.type)
+        status = case((free, CONFIRMED), else_=WAITLISTED)
+        confirmed_at = case((free, now), else_=None)
+    else:
+        status = bindparam("following", FOLLOWING, type_=registrations.c.status.type)
+        confirmed_at = now
+    values = select(
+        bindparam("session_id", type_=registrations.c.session_id.type),
+        bindparam("person_id", type_=registrations.c.person_id.type),
+        bindparam("identity_id", type_=registrations.c.identity_id.type),
+        status,
+        now,
+        confirmed_at,
+    ).where(true())  # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT
+    columns = ["session_id", "person_id", "identity_id", "status", "created_at", "confirmed_at"]
+    return (
+        people.dialect_insert(dialect, registrations)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["session_id", "person_id"])
+        .returning(registrations.c.id, registrations.c.status)
+    )
 
 
 async def target_of(conn: AsyncConnection, person_id: int, session_id: str) -> Target | None:
@@ -134,39 +178,35 @@ async def standing(conn: AsyncConnection, person_id: int, session_id: str) -> St
 async def register(
     conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime
 ) -> Standing:
+    """A seat, a waitlist place or a follow; the standing they had when they had one.
+
+    A newcomer's seat takes five round trips on SQLite (find, person, identity, place,
+    reminders; a sixth for a waitlist position), a known person's three."""
     session = session_or_raise(program, session_id)
     account = await people.resolve(conn, identity, now)
-    await lock_session(conn, session.id)
-    existing = await standing(conn, account.person_id, session.id)
-    if existing is not None:
-        return Standing(existing.session_id, existing.status, existing.position, already=True)
     if now >= session.starts_at:
+        existing = await standing(conn, account.person_id, session.id)
+        if existing is not None:
+            return Standing(existing.session_id, existing.status, existing.position, already=True)
         raise RegistrationError(closed_message(session))
-    if not session.capped:
-        status = FOLLOWING
-    else:
-        taken = (
-            await conn.execute(
-                select(func.count()).where(
-                    and_(registrations.c.session_id == session.id, registrations.c.status == CONFIRMED)
-                )
-            )
-        ).scalar_one()
-        status = CONFIRMED if taken < (session.capacity or 0) else WAITLISTED
-    registration_id = (
+    await lock_session(conn, session.id)
+    placed = (
         await conn.execute(
-            insert(registrations)
-            .values(
-                session_id=session.id,
-                person_id=account.person_id,
-                identity_id=account.identity_id,
-                status=status,
-                created_at=now,
-                confirmed_at=now if status == CONFIRMED else None,
-            )
-            .returning(registrations.c.id)
+            _take_place(conn.dialect.name, session.capped),
+            {
+                "session_id": session.id,
+                "person_id": account.person_id,
+                "identity_id": account.identity_id,
+                "capacity": session.capacity or 0,
+                "now": now,
+            },
         )
-    ).scalar_one()
+    ).first()
+    if placed is None:  # registered already: their standing, unchanged
+        existing = await standing(conn, account.person_id, session.id)
+        assert existing is not None
+        return Standing(existing.session_id, existing.status, existing.position, already=True)
+    registration_id, status = placed
     target = Target(
         account.person_id, account.identity_id, identity.platform, identity.workspace, identity.user_id
     )
