@@ -67,7 +67,7 @@ class Roundtable:
         bot itself does that, never a report, which may run with another program at hand.
         """
         program = program or load_program(settings.roundtable_program)
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
         core = cls(settings, program, db, clock or SystemClock())
         try:
             if upgrade:

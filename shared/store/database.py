@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import logging
+import random
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from shared.errors import StorageError
 
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # what a database that is away, locked, full or refusing raises, whatever the backend
 FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, ConnectionError)
@@ -21,6 +25,37 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+# PostgreSQL connections: how long to keep trying when the server is full or away
+CONNECT_PATIENCE_S = 30.0
+# SQLSTATEs worth another try: too many connections, cannot connect now (starting up)
+_RETRY_SQLSTATES = {"53300", "57P03"}
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES or isinstance(exc, (OSError, ConnectionError))
+
+
+async def connect_patiently(dsn: str, *, patience: float = CONNECT_PATIENCE_S):
+    """An asyncpg connection; "too many clients", a server starting up or refusing are tried
+    again with jittered backoff for ``patience`` seconds, with one log line and no traceback."""
+    import asyncpg
+
+    deadline = time.monotonic() + patience
+    delay, warned = 0.05, False
+    while True:
+        try:
+            return await asyncpg.connect(dsn)
+        except Exception as exc:
+            if not _worth_retrying(exc) or time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning(
+                    "PostgreSQL at %s: %s; trying again for up to %.0fs", safe_url(dsn), reason, patience
+                )
+                warned = True
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
 
 async def advisory_lock(conn: AsyncConnection, key: int) -> None:
@@ -76,9 +111,21 @@ class Database:
     row locks (``FOR UPDATE``) instead.
     """
 
-    def __init__(self, url: str, *, echo: bool = False) -> None:
+    def __init__(self, url: str, *, echo: bool = False, pool_size: int = 4) -> None:
         self.url = async_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        options: dict[str, object] = {}
+        if make_url(self.url).get_backend_name() == "postgresql":
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            options = {
+                # connections open on demand: a short command uses one, a bot at most the pool
+                # plus one (its LISTEN connection)
+                "pool_size": pool_size,
+                "max_overflow": 1,
+                # a connection the server dropped is noticed at checkout and replaced
+                "pool_pre_ping": True,
+                "async_creator": lambda: connect_patiently(dsn),
+            }
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         self.dialect = self.engine.dialect.name
         self._local_writer: asyncio.Lock | None = None
         if self.dialect == "sqlite":
