@@ -20,6 +20,7 @@ MODULES = [
     "bench.register",
     "bench.slack_ack",
     "bench.discord_ack",
+    "bench.consoles",
 ]
 
 
