@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -16,13 +17,17 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from bots import registry, reports, runner
-from shared.app import Roundtable
+from bots import registry
 from shared.errors import StorageError
 from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
-from shared.store.database import Database, DatabaseUrlError, safe_url
 from shared.timefmt import format_moment
+
+# Each command imports what it uses, inside it: `program` and `--help` never load the
+# database stack, a report never a platform SDK, and only `db` loads Alembic.
+if TYPE_CHECKING:
+    from bots import runner
+    from shared.app import Roundtable
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -103,6 +108,9 @@ def load(settings: Settings) -> Program:
 
 
 async def open_core(settings: Settings, program: Program, *, sync: bool = True) -> Roundtable:
+    from shared.app import Roundtable
+    from shared.store.database import DatabaseUrlError
+
     try:
         return await Roundtable.open(settings, program=program, sync=sync)
     except DatabaseUrlError as exc:
@@ -128,6 +136,8 @@ async def with_core(
 
 # -- commands --------------------------------------------------------------------------------
 async def _run(settings: Settings, program: Program, chosen: list[runner.Chosen]) -> int:
+    from bots import runner
+
     core = await open_core(settings, program)
     try:
         return await runner.run(core, chosen)
@@ -136,6 +146,8 @@ async def _run(settings: Settings, program: Program, chosen: list[runner.Chosen]
 
 
 async def cmd_console(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+
     console = registry.plugin("console")
     chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer))
     return await _run(settings, program, [chosen])
@@ -154,6 +166,8 @@ def _overrides(args) -> dict[str, dict[str, object]]:
 
 
 async def cmd_run(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+
     chosen = runner.choose(registry.plugins(), _overrides(args))
     if all(c.plugin.fallback for c in chosen):
         log.info(
@@ -164,6 +178,9 @@ async def cmd_run(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_check(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+    from shared.store.database import Database, DatabaseUrlError, safe_url
+
     source = settings.roundtable_program or "the bundled program"
     out.print(
         f"[green]✓[/] {source}: {program.event.name} — {len(program.sessions)} sessions, {len(program.themes)} themes"
@@ -226,6 +243,8 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_roster(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     session = program.session(args.session)
     if session is None:
         raise Failure(
@@ -261,6 +280,8 @@ async def cmd_roster(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_insights(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     if args.theme and program.theme(args.theme) is None:
         raise Failure(
             f"There is no theme {args.theme!r}; the program has {', '.join(t.id for t in program.themes)}", 2
@@ -287,6 +308,8 @@ async def cmd_insights(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_reminders(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     async def work(core: Roundtable) -> int:
         rows, totals = await reports.reminder_rows(core, max(1, args.limit), args.state)
         if args.format == "json":
@@ -301,6 +324,8 @@ async def cmd_reminders(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_db(args, settings: Settings, program: Program) -> int:
+    from shared.store.database import Database, DatabaseUrlError, safe_url
+
     try:
         db = Database(settings.database_url)
     except DatabaseUrlError as exc:

@@ -71,7 +71,7 @@ class Roundtable:
         core = cls(settings, program, db, clock or SystemClock())
         try:
             if upgrade:
-                await db.upgrade()
+                await db.ensure_schema()
             if sync:
                 async with db.transaction() as conn:
                     changes = await program_sync.sync(conn, program, core.clock.now())

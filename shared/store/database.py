@@ -19,6 +19,9 @@ from shared.errors import StorageError
 
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# the newest migration; a test checks it against Alembic's own head. Knowing it lets a
+# process that finds the schema current skip importing Alembic at all.
+SCHEMA_HEAD = "0001"
 # what a database that is away, locked, full or refusing raises, whatever the backend
 FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, ConnectionError)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
@@ -166,6 +169,16 @@ class Database:
             # concurrent `db upgrade` runs wait for each other
             await advisory_lock(conn, UPGRADE_LOCK)
             await conn.run_sync(_upgrade)
+
+    async def ensure_schema(self) -> None:
+        """Upgrade the schema when it is missing or behind; a current one costs one query."""
+        try:
+            async with self.engine.connect() as conn:
+                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except SQLAlchemyError:  # no alembic_version table yet: a new database
+            current = None
+        if current != SCHEMA_HEAD:
+            await self.upgrade()
 
     async def revision(self) -> tuple[str | None, str]:
         """The database's migration and the newest one this code knows."""
