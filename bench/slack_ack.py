@@ -226,15 +226,16 @@ async def measure(options: Options) -> list[Figure]:
             burst_acks["over_3s"],
             "",
             baseline=raw_burst["over_3s"],
+            baseline_key="slack_raw_ack_over_3s",
         )
     )
     figures.append(
         Figure(
-            "slack_answered",
+            "slack_answered_within_30s",
             f"answered within {ANSWER_WITHIN_S:.0f} s (of {burst})",
             answered,
             "",
-            note=f"all answered after {took:.1f} s; confirmed seats {seats} (capacity 30)",
+            note=f"waited {took:.1f} s; confirmed seats {seats} (capacity 30)",
         )
     )
     figures.append(
