@@ -50,6 +50,11 @@ def _values(
     }
 
 
+# every dispatcher looks at the queue again within this (its RECHECK), so a message due
+# later needs no NOTIFY: one round trip fewer for nearly every registration
+ANNOUNCE_HORIZON = timedelta(minutes=5)
+
+
 async def plan_reminders(
     conn: AsyncConnection,
     target: Target,
@@ -66,7 +71,9 @@ async def plan_reminders(
     ]
     if rows:
         await conn.execute(insert(outbox), rows)
-        await _announce(conn)
+        if min(r["due_at"] for r in rows) <= now + ANNOUNCE_HORIZON:
+            # due before every dispatcher's next look anyway: wake the other processes
+            await _announce(conn)
     return [r["due_at"] for r in rows]
 
 
