@@ -121,3 +121,34 @@ async def test_the_ack_does_not_wait_for_users_info(
     assert not standin.calls("response_url")
     looked_up.set()
     await standin.wait_for("response_url")
+
+
+async def test_socket_mode_acks_before_the_core_answers_and_says_busy_past_the_bound(
+    sqlite_core: Roundtable, slack_settings: Any, standin: SlackStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    gate = hold_the_core(sqlite_core, monkeypatch)
+    monkeypatch.setattr(sqlite_core.work, "workers", 1)
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        # one runs (held by the gate), one waits, the third is refused; all acked at once
+        monkeypatch.setattr(sqlite_core.work, "bound", 1)
+        first = await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user="UALICE01", key="sock1")
+        )
+        assert first.get("payload") in (None, {})
+        await asyncio.sleep(0.05)
+        second = await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user="UBOB0001", key="sock2")
+        )
+        assert second.get("payload") in (None, {})  # queued behind the first
+        third = await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user="UCAROL01", key="sock3")
+        )
+        assert "try again" in third["payload"]["text"]  # the ack itself says busy
+        assert not standin.calls("response_url")
+        gate.set()
+        answers = await standin.wait_for("response_url", 2)
+        assert sorted(r.path.rsplit("/", 1)[1] for r in answers) == ["sock1", "sock2"]
+    finally:
+        await bot.close()
