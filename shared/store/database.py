@@ -128,6 +128,11 @@ class Database:
                 "pool_pre_ping": True,
                 "async_creator": lambda: connect_patiently(dsn),
             }
+        else:
+            from shared.store import sqlite_driver
+
+            # one hand-off to aiosqlite's thread per statement instead of four
+            options = {"module": sqlite_driver.dbapi()}
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         self.dialect = self.engine.dialect.name
         self._local_writer: asyncio.Lock | None = None

@@ -1,0 +1,65 @@
+"""SQLite through the one-trip adapter: a statement is one hand-off to aiosqlite's thread,
+and results, row counts and errors are what SQLAlchemy's own adapter gives."""
+
+from __future__ import annotations
+
+import aiosqlite
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError
+
+from shared.store.database import Database
+
+
+@pytest.fixture
+def trips(monkeypatch) -> list[str]:
+    seen: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):
+        seen.append(getattr(fn, "__name__", repr(fn)))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    return seen
+
+
+async def test_a_statement_is_one_trip_to_the_driver_thread(sqlite_url, trips):
+    db = Database(sqlite_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+        async with db.transaction() as conn:
+            trips.clear()
+            result = await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b') RETURNING id, name"))
+            assert result.fetchall() == [(1, "a"), (2, "b")]
+            assert len(trips) == 1
+            trips.clear()
+            many = await conn.execute(
+                text("INSERT INTO t (name) VALUES (:name)"), [{"name": "c"}, {"name": "d"}]
+            )
+            assert many.rowcount == 2
+            assert len(trips) == 1
+            changed = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
+            assert changed.rowcount == 3
+        async with db.engine.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+        assert names == ["a", "b!", "c!", "d!"]
+    finally:
+        await db.close()
+
+
+async def test_errors_are_sqlalchemys_own_and_roll_back(sqlite_url):
+    db = Database(sqlite_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+            await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        with pytest.raises(IntegrityError):
+            async with db.transaction() as conn:
+                await conn.execute(text("INSERT INTO t (name) VALUES ('b')"))
+                await conn.execute(text("INSERT INTO t (name) VALUES ('a')"))
+        async with db.engine.connect() as conn:
+            assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
+    finally:
+        await db.close()
