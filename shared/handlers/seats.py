@@ -18,8 +18,10 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     if not session_id:
         now = core.now()
         return replies.session_picker([s for s in core.program.sessions if now < s.starts_at])
-    async with core.db.transaction() as conn:
-        result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+    now = core.now()
+    result = await core.db.run(
+        lambda conn: registrations.register(conn, core.program, inv.identity, session_id, now)
+    )
     if result.first_due is not None:
         core.queued(result.first_due)
     session = core.program.session(result.session_id)
@@ -29,8 +31,10 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
 
 @handler("unregister")
 async def unregister(core: Roundtable, inv: Invocation) -> Message:
-    async with core.db.transaction() as conn:
-        result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], core.now())
+    now = core.now()
+    result = await core.db.run(
+        lambda conn: registrations.cancel(conn, core.program, inv.identity, inv.args["session"], now)
+    )
     if result.promoted:
         core.queued()
     session = core.program.session(result.session_id)

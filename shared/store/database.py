@@ -6,17 +6,19 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import StorageError
 
+T = TypeVar("T")
 log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest migration; a test checks it against Alembic's own head. Knowing it lets a
@@ -167,6 +169,34 @@ class Database:
         # letting this process's own connections wait in SQLite's sleeping busy handler
         async with self._local_writer, self.engine.begin() as conn:
             yield conn
+
+    async def run(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], *, patience: float = CONNECT_PATIENCE_S
+    ) -> T:
+        """``work`` in one transaction. When the connection drops mid-way, the server has
+        rolled the transaction back, so the whole unit of work runs again on a fresh
+        connection, with jittered backoff for up to ``patience`` seconds and one log line.
+        Only for work whose every effect is in the database (a re-run after a commit whose
+        acknowledgement was lost finds its own rows: registration answers "already")."""
+        deadline = time.monotonic() + patience
+        delay, warned = 0.05, False
+        while True:
+            try:
+                async with self.transaction() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or time.monotonic() + delay > deadline:
+                    raise
+                if not warned:
+                    reason = (
+                        str(exc.orig).strip().splitlines()[0]
+                        if str(exc.orig).strip()
+                        else type(exc.orig).__name__
+                    )
+                    log.warning("database connection lost mid-transaction (%s); running it again", reason)
+                    warned = True
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
     async def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
