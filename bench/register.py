@@ -81,6 +81,62 @@ async def raw_rate(people: int, tmp: Path, capacity: int = 30) -> float:
         return people / (time.perf_counter() - started)
 
 
+RAW_PG_SCHEMA = """
+CREATE TEMPORARY TABLE people (id serial PRIMARY KEY, name text NOT NULL, created_at timestamptz NOT NULL);
+CREATE TEMPORARY TABLE identities (
+    id serial PRIMARY KEY, person_id int NOT NULL REFERENCES people(id),
+    platform text NOT NULL, workspace text NOT NULL, user_id text NOT NULL, display_name text,
+    UNIQUE (platform, workspace, user_id));
+CREATE TEMPORARY TABLE sessions (id text PRIMARY KEY);
+CREATE TEMPORARY TABLE registrations (
+    id serial PRIMARY KEY, session_id text NOT NULL, person_id int NOT NULL REFERENCES people(id),
+    identity_id int NOT NULL, status text NOT NULL, created_at timestamptz NOT NULL,
+    UNIQUE (session_id, person_id));
+CREATE INDEX ON registrations (session_id, status, id);
+INSERT INTO sessions VALUES ('workshop');
+"""
+
+
+async def raw_pg_rate(people: int, url: str, capacity: int = 30) -> float:
+    """Raw asyncpg, one transaction per registration: the session's row locked (as the core
+    does on PostgreSQL), person, identity, and the seat or waitlist place with the count
+    folded in; in temporary tables, so the core's schema is untouched."""
+    from datetime import UTC, datetime
+
+    import asyncpg
+
+    db = await asyncpg.connect(url)
+    try:
+        await db.execute(RAW_PG_SCHEMA)
+        started = time.perf_counter()
+        for i in range(people):
+            now = datetime.now(UTC)
+            async with db.transaction():
+                await db.execute("SELECT id FROM sessions WHERE id = 'workshop' FOR UPDATE")
+                person = await db.fetchval(
+                    "INSERT INTO people (name, created_at) VALUES ($1, $2) RETURNING id", f"P{i}", now
+                )
+                identity = await db.fetchval(
+                    "INSERT INTO identities (person_id, platform, workspace, user_id, display_name)"
+                    " VALUES ($1, 'console', 'local', $2, $3) RETURNING id",
+                    person,
+                    f"p{i}",
+                    f"P{i}",
+                )
+                await db.execute(
+                    "INSERT INTO registrations (session_id, person_id, identity_id, status, created_at)"
+                    " SELECT 'workshop', $1, $2, CASE WHEN count(*) < $3 THEN 'confirmed' ELSE 'waitlisted' END, $4"
+                    " FROM registrations WHERE session_id = 'workshop' AND status = 'confirmed'",
+                    person,
+                    identity,
+                    capacity,
+                    now,
+                )
+        return people / (time.perf_counter() - started)
+    finally:
+        await db.close()
+
+
 async def measure(options: Options) -> list[Figure]:
     sizes = [300] if options.quick else [1000, 10_000]
     figures: list[Figure] = []
@@ -102,6 +158,7 @@ async def measure(options: Options) -> list[Figure]:
         )
     if options.database_url:
         with tempfile.TemporaryDirectory() as tmp:
+            raw_pg = await raw_pg_rate(sizes[0], options.database_url)
             pg = await core_rate(sizes[0], options.database_url, Path(tmp))
         figures.append(
             Figure(
@@ -109,7 +166,9 @@ async def measure(options: Options) -> list[Figure]:
                 f"register, core, PostgreSQL, {sizes[0]:,} people",
                 pg,
                 "/s",
-                note="no raw asyncpg baseline yet",
+                baseline=raw_pg,
+                baseline_key="register_pg_raw_per_s",
+                note="raw: asyncpg, one transaction per registration",
             )
         )
     return figures
