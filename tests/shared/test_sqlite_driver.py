@@ -3,6 +3,9 @@ and results, row counts and errors are what SQLAlchemy's own adapter gives."""
 
 from __future__ import annotations
 
+import asyncio
+import sqlite3
+
 import aiosqlite
 import pytest
 from sqlalchemy import text
@@ -24,27 +27,53 @@ def trips(monkeypatch) -> list[str]:
     return seen
 
 
-async def test_a_statement_is_one_trip_to_the_driver_thread(sqlite_url, trips):
+async def test_statements_inside_a_write_transaction_need_no_trip_to_the_driver_thread(sqlite_url, trips):
     db = Database(sqlite_url)
     try:
         async with db.transaction() as conn:
             await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT UNIQUE)"))
+        trips.clear()
         async with db.transaction() as conn:
-            trips.clear()
             result = await conn.execute(text("INSERT INTO t (name) VALUES ('a'), ('b') RETURNING id, name"))
             assert result.fetchall() == [(1, "a"), (2, "b")]
-            assert len(trips) == 1
-            trips.clear()
             many = await conn.execute(
                 text("INSERT INTO t (name) VALUES (:name)"), [{"name": "c"}, {"name": "d"}]
             )
             assert many.rowcount == 2
-            assert len(trips) == 1
             changed = await conn.execute(text("UPDATE t SET name = name || '!' WHERE id > 1"))
             assert changed.rowcount == 3
+        assert trips == []  # BEGIN IMMEDIATE (lock free), statements and COMMIT: none
         async with db.engine.connect() as conn:
             names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
         assert names == ["a", "b!", "c!", "d!"]
+    finally:
+        await db.close()
+
+
+async def test_a_write_lock_held_elsewhere_is_waited_for_in_the_driver_thread(sqlite_url, trips):
+    db = Database(sqlite_url)
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY, name TEXT)"))
+        trips.clear()
+        other = sqlite3.connect(sqlite_url.removeprefix("sqlite:///"), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")  # another process's writer, as far as SQLite knows
+        other.execute("INSERT INTO t (name) VALUES ('theirs')")
+
+        async def ours() -> None:
+            async with db.transaction() as conn:
+                await conn.execute(text("INSERT INTO t (name) VALUES ('ours')"))
+
+        task = asyncio.create_task(ours())
+        await asyncio.sleep(0.05)  # the loop turns while our BEGIN waits in the thread
+        assert not task.done()
+        other.execute("COMMIT")
+        other.close()
+        await task
+        assert trips.count("_run") == 1  # the BEGIN that had to wait
+        async with db.engine.connect() as conn:
+            names = (await conn.execute(text("SELECT name FROM t ORDER BY id"))).scalars().all()
+        assert names == ["theirs", "ours"]
     finally:
         await db.close()
 
