@@ -55,6 +55,9 @@ def _values(
 ANNOUNCE_HORIZON = timedelta(minutes=5)
 
 
+_PLAN = insert(outbox)  # built once: its compiled form is cached
+
+
 async def plan_reminders(
     conn: AsyncConnection,
     target: Target,
@@ -70,7 +73,7 @@ async def plan_reminders(
         if starts_at - o > now
     ]
     if rows:
-        await conn.execute(insert(outbox), rows)
+        await conn.execute(_PLAN, rows)
         if min(r["due_at"] for r in rows) <= now + ANNOUNCE_HORIZON:
             # due before every dispatcher's next look anyway: wake the other processes
             await _announce(conn)

@@ -146,17 +146,18 @@ async def targets(conn: AsyncConnection, session_id: str) -> list[Target]:
     return [Target(*row) for row in rows]
 
 
+_AHEAD = select(func.count()).where(
+    and_(
+        registrations.c.session_id == bindparam("session_id"),
+        registrations.c.status == WAITLISTED,
+        registrations.c.id < bindparam("registration_id"),
+    )
+)
+
+
 async def position(conn: AsyncConnection, session_id: str, registration_id: int) -> int:
     ahead = (
-        await conn.execute(
-            select(func.count()).where(
-                and_(
-                    registrations.c.session_id == session_id,
-                    registrations.c.status == WAITLISTED,
-                    registrations.c.id < registration_id,
-                )
-            )
-        )
+        await conn.execute(_AHEAD, {"session_id": session_id, "registration_id": registration_id})
     ).scalar_one()
     return ahead + 1
 
