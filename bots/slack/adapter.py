@@ -492,6 +492,9 @@ class SlackAdapter:
     @staticmethod
     def _form_for(line: str) -> dict[str, str] | None:
         """The arguments so far, when the line asks for a form instead (``/insight`` without text)."""
+        spec = COMMANDS.get(line.strip()[1:].partition(" ")[0].lower())
+        if spec is None or not spec.form_when_empty:
+            return None  # no form: the line is parsed in the queued work, not before the ack
         try:
             name, args = parse_line(line)
         except CommandLineError:
