@@ -10,6 +10,8 @@ is ``BEGIN IMMEDIATE``), nothing it does can wait on another connection: the sta
 the COMMIT run on the caller's (the event loop's) thread, with no hand-off. ``BEGIN
 IMMEDIATE`` itself is tried there without waiting; when another process holds the lock, it
 waits in the driver's thread with the connection's busy timeout, and the loop runs on.
+After each such statement the task yields one turn of the loop, so that a long run of
+statements (a roster) does not hold up acks any more than the hand-offs did.
 The cost moved onto the loop is SQLite's own work inside a transaction (microseconds for the
 bot's statements; a commit that triggers a WAL checkpoint writes pages to the database file).
 
@@ -19,6 +21,7 @@ gets this as its DBAPI module (``create_async_engine(module=)``).
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import sqlite3
 from typing import Any, NamedTuple
@@ -100,6 +103,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
                 # inside this connection's write transaction (BEGIN IMMEDIATE held): nothing
                 # can wait on a lock, so the statement runs here, with no hand-off at all
                 done = _run(conn, operation, parameters, False)
+                await asyncio.sleep(0)  # a turn for the loop's other tasks, as a hand-off gave
             elif operation == "BEGIN IMMEDIATE" and not parameters and (began := _begin_now(conn, operation)):
                 done = began
             else:
@@ -114,6 +118,7 @@ class OneTripCursor(AsyncAdapt_aiosqlite_cursor):
             conn = self._connection._conn
             if conn.in_transaction:
                 self._cursor = _run(conn, operation, seq_of_parameters, True)
+                await asyncio.sleep(0)
             else:
                 self._cursor = await self._connection._execute(_run, conn, operation, seq_of_parameters, True)
             return self

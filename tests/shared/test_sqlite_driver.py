@@ -92,3 +92,28 @@ async def test_errors_are_sqlalchemys_own_and_roll_back(sqlite_url):
             assert (await conn.execute(text("SELECT count(*) FROM t"))).scalar_one() == 1
     finally:
         await db.close()
+
+
+async def test_the_loop_turns_between_statements_run_on_it(sqlite_url):
+    db = Database(sqlite_url)
+    turns = 0
+
+    async def ticker() -> None:
+        nonlocal turns
+        while True:
+            turns += 1
+            await asyncio.sleep(0)
+
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        tick = asyncio.create_task(ticker())
+        await asyncio.sleep(0)
+        async with db.transaction() as conn:
+            before = turns
+            for _ in range(5):
+                await conn.execute(text("INSERT INTO t DEFAULT VALUES"))
+            assert turns - before >= 5  # other tasks ran between the statements
+        tick.cancel()
+    finally:
+        await db.close()
