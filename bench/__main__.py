@@ -18,6 +18,10 @@ from bench.figures import Figure, Options
 MODULES = [
     "bench.dispatch",
     "bench.hostile",
+    "bench.register",
+    "bench.slack_ack",
+    "bench.discord_ack",
+    "bench.consoles",
 ]
 
 

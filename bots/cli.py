@@ -8,6 +8,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import ValidationError
@@ -16,17 +17,17 @@ from rich.logging import RichHandler
 from rich.markup import escape
 from rich.table import Table
 
-from bots import registry, reports, runner
-from shared import program_sync
-from shared.app import Roundtable
-from shared.clock import utcnow
+from bots import registry
 from shared.errors import StorageError
 from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
-from shared.store import database
-from shared.store.database import Database, DatabaseUrlError, safe_url
-from shared.store.probe import probe
 from shared.timefmt import format_moment
+
+# Each command imports what it uses, inside it: `program` and `--help` never load the
+# database stack, a report never a platform SDK, and only `db` loads Alembic.
+if TYPE_CHECKING:
+    from bots import runner
+    from shared.app import Roundtable
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -42,6 +43,7 @@ class Failure(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
+
     parser = argparse.ArgumentParser(
         prog="roundtable", description="Roundtable: one event bot for Slack and Discord."
     )
@@ -131,6 +133,10 @@ def load(settings: Settings) -> Program:
 async def open_core(
     settings: Settings, program: Program, *, sync: bool = True, allow_drop: bool = True
 ) -> Roundtable:
+    from shared import program_sync
+    from shared.app import Roundtable
+    from shared.store.database import DatabaseUrlError
+
     try:
         return await Roundtable.open(settings, program=program, sync=sync, allow_drop=allow_drop)
     except (DatabaseUrlError, program_sync.DropRefused) as exc:
@@ -147,6 +153,7 @@ async def with_core(
     sync: bool = False,
 ) -> int:
     """Run ``work`` on a core; reports leave the schedule in the database as the bot set it."""
+
     core = await open_core(settings, program, sync=sync)
     try:
         return await work(core)
@@ -158,6 +165,8 @@ async def with_core(
 async def _run(
     settings: Settings, program: Program, chosen: list[runner.Chosen], *, allow_drop: bool = False
 ) -> int:
+    from bots import runner
+
     core = await open_core(settings, program, allow_drop=allow_drop)
     try:
         return await runner.run(core, chosen)
@@ -166,6 +175,8 @@ async def _run(
 
 
 async def cmd_console(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+
     console = registry.plugin("console")
     chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer))
     return await _run(settings, program, [chosen])
@@ -184,6 +195,8 @@ def _overrides(args) -> dict[str, dict[str, object]]:
 
 
 async def cmd_run(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+
     if problems := runner.settings_problems(registry.plugins(), _overrides(args)):
         raise Failure("; ".join(problems), 2)
     chosen = runner.choose(registry.plugins(), _overrides(args))
@@ -197,6 +210,10 @@ async def cmd_run(args, settings: Settings, program: Program) -> int:
 
 async def _dropped(settings: Settings, program: Program) -> list[tuple[str, int]]:
     """What the program would drop from the database `check` just reached; creates nothing."""
+    from shared import program_sync
+    from shared.store import database
+    from shared.store.database import Database
+
     db = Database(settings.database_url, create=False)
     try:
         async with db.engine.connect() as conn:
@@ -223,6 +240,12 @@ def _program_warnings(program: Program, now) -> list[str]:
 
 
 async def cmd_check(args, settings: Settings, program: Program) -> int:
+    from bots import runner
+    from shared import program_sync
+    from shared.clock import utcnow
+    from shared.store.database import DatabaseUrlError
+    from shared.store.probe import probe
+
     source = settings.roundtable_program or "the bundled program"
     out.print(
         f"[green]✓[/] {source}: {program.event.name} — {len(program.sessions)} sessions, {len(program.themes)} themes"
@@ -279,6 +302,7 @@ async def _check_cancelled(settings: Settings, program: Program) -> None:
     """How many people the next start tells of each cancelled session."""
     from shared import program_sync
     from shared.clock import utcnow
+    from shared.store.database import Database
 
     db = Database(settings.database_url)
     try:
@@ -324,6 +348,8 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_roster(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     session = program.session(args.session)
     if session is None:
         raise Failure(
@@ -360,6 +386,8 @@ async def cmd_roster(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_insights(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     if args.theme and program.theme(args.theme) is None:
         raise Failure(
             f"There is no theme {args.theme!r}; the program has {', '.join(t.id for t in program.themes)}", 2
@@ -387,6 +415,8 @@ async def cmd_insights(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_feedback(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     if args.session and program.session(args.session) is None:
         raise Failure(
             f"There is no session {args.session!r}; the program has {', '.join(s.id for s in program.sessions)}",
@@ -413,6 +443,8 @@ async def cmd_feedback(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_reminders(args, settings: Settings, program: Program) -> int:
+    from bots import reports
+
     async def work(core: Roundtable) -> int:
         rows, totals = await reports.reminder_rows(core, max(1, args.limit), args.state)
         if args.format == "json":
@@ -467,6 +499,8 @@ async def cmd_purge(args, settings: Settings, program: Program) -> int:
 
 
 async def cmd_db(args, settings: Settings, program: Program) -> int:
+    from shared.store.database import Database, DatabaseUrlError, safe_url
+
     try:
         db = Database(settings.database_url)
     except DatabaseUrlError as exc:

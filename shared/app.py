@@ -9,16 +9,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from datetime import datetime, timedelta
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import feedback, notices, privacy, program_sync, replies
+from shared import feedback, notices, privacy, program_sync, questions, replies
 from shared.clock import Clock, SystemClock
-from shared.commands import COMMANDS, HANDLERS, Invocation
+from shared.commands import COMMANDS, HANDLERS, CommandLineError, Invocation, parse_line
 from shared.dispatcher import Dispatcher
 from shared.errors import Refusal
 from shared.identity import Identity
-from shared.inbound import Organizer, respond
+from shared.inbound import Organizer, WorkQueue, respond
 from shared.insights import Limits
 from shared.messages import Message, refusal
 from shared.port import DeliveryPort
@@ -59,6 +60,8 @@ class Roundtable:
             concurrency=settings.dispatch_concurrency,
             retries=settings.dispatch_retries,
         )
+        # the adapters acknowledge first and queue the work here
+        self.work = WorkQueue(workers=settings.inbound_workers, bound=settings.inbound_queue)
 
     @classmethod
     async def open(
@@ -79,11 +82,11 @@ class Roundtable:
         raises :class:`program_sync.DropRefused` and changes nothing.
         """
         program = program or load_program(settings.roundtable_program)
-        db = Database(settings.database_url)
+        db = Database(settings.database_url, pool_size=settings.database_pool_size)
         core = cls(settings, program, db, clock or SystemClock())
         try:
             if upgrade:
-                await db.upgrade()
+                await db.ensure_schema()
             if sync:
                 async with db.transaction() as conn:
                     if not allow_drop and (dropped := await program_sync.dropped_with_people(conn, program)):
@@ -183,7 +186,9 @@ class Roundtable:
         return await self.dispatcher.dispatch_due()
 
     async def stop(self, grace: float | None = None) -> None:
-        """Send nothing new; let sends in flight finish for ``grace`` seconds."""
+        """Take no new commands and send nothing new; let work in flight finish for ``grace`` seconds."""
+        grace = self.settings.shutdown_grace if grace is None else grace
+        started = time.monotonic()
         if self._watch is not None:
             self._watch.cancel()
             self._watch = None
@@ -193,7 +198,8 @@ class Roundtable:
             retention.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await retention
-        await self.dispatcher.stop(self.settings.shutdown_grace if grace is None else grace)
+        await self.work.close(grace)  # usually nothing waits, and this returns at once
+        await self.dispatcher.stop(max(grace - (time.monotonic() - started), 0.1))
 
     async def close(self, grace: float | None = None) -> None:
         await self.stop(grace)
@@ -218,6 +224,18 @@ class Roundtable:
     ) -> Message:
         """The one inbound path: see :func:`shared.inbound.respond`."""
         return await respond(self, identity, command=command, args=args, line=line, organizer=organizer)
+
+    def asks_first(
+        self, *, command: str | None = None, args: dict[str, str] | None = None, line: str | None = None
+    ) -> bool:
+        """Whether this command will answer with a form. A platform whose form must be the first
+        answer to an interaction runs such a command before acknowledging it."""
+        if line is not None:
+            try:
+                command, args = parse_line(line)
+            except CommandLineError:
+                return False
+        return questions.asks(self.program, command or "", args or {})
 
     async def handle(self, inv: Invocation) -> Message:
         """Run one command; a refusal comes back as a polite message, never as an exception."""

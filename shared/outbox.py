@@ -50,6 +50,14 @@ def _values(
     }
 
 
+# every dispatcher looks at the queue again within this (its RECHECK), so a message due
+# later needs no NOTIFY: one round trip fewer for nearly every registration
+ANNOUNCE_HORIZON = timedelta(minutes=5)
+
+
+_PLAN = insert(outbox)  # built once: its compiled form is cached
+
+
 async def plan_reminders(
     conn: AsyncConnection,
     target: Target,
@@ -65,8 +73,10 @@ async def plan_reminders(
         if starts_at - o > now
     ]
     if rows:
-        await conn.execute(insert(outbox), rows)
-        await _announce(conn)
+        await conn.execute(_PLAN, rows)
+        if min(r["due_at"] for r in rows) <= now + ANNOUNCE_HORIZON:
+            # due before every dispatcher's next look anyway: wake the other processes
+            await _announce(conn)
     return [r["due_at"] for r in rows]
 
 

@@ -6,7 +6,7 @@ from shared import replies
 from shared.errors import Refusal
 from shared.insights import clean_text
 from shared.messages import Form, FormField
-from shared.program import Session
+from shared.program import Program, Session
 
 PREFIX = "answer."  # form fields and command arguments that carry answers: answer.<question id>
 
@@ -15,6 +15,14 @@ def given(args: dict[str, str]) -> dict[str, str] | None:
     """The answers in a command's arguments, or None when the form was not filled in yet."""
     answers = {k.removeprefix(PREFIX): v for k, v in args.items() if k.startswith(PREFIX)}
     return answers if answers else None
+
+
+def asks(program: Program, command: str, args: dict[str, str]) -> bool:
+    """Whether ``/register`` will answer with the session's questions (the program alone says)."""
+    if command != "register" or given(args) is not None:
+        return False
+    session = program.session((args.get("session") or "").strip().lower())
+    return bool(session and session.questions and not session.cancelled)
 
 
 def form(session: Session, current: dict[str, str] | None) -> Form:

@@ -5,8 +5,9 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
-from sqlalchemy import and_, delete, func, insert, select, update
+from sqlalchemy import and_, bindparam, case, delete, func, select, true, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
@@ -72,10 +73,54 @@ def closed_message(session: Session) -> str:
     return f"Registration for {session.title} closed when it started."
 
 
+_LOCK = select(sessions.c.id).where(sessions.c.id == bindparam("session_id")).with_for_update()
+
+
 async def lock_session(conn: AsyncConnection, session_id: str) -> None:
-    """Serialise seat counting for one session (a row lock on PostgreSQL; SQLite's
-    BEGIN IMMEDIATE already serialises writers)."""
-    await conn.execute(select(sessions.c.id).where(sessions.c.id == session_id).with_for_update())
+    """Serialise seat counting for one session: a row lock on PostgreSQL. SQLite needs none,
+    since every transaction there is BEGIN IMMEDIATE, one writer at a time."""
+    if conn.dialect.name != "sqlite":
+        await conn.execute(_LOCK, {"session_id": session_id})
+
+
+@cache
+def _take_place(dialect: str, capped: bool):
+    """One statement that counts the seats, picks the status and inserts the place, or does
+    nothing when the person has one already (then it returns no row)."""
+    now = bindparam("now", type_=registrations.c.created_at.type)
+    if capped:
+        taken = (
+            select(func.count())
+            .where(
+                and_(
+                    registrations.c.session_id == bindparam("session_id"),
+                    registrations.c.status == CONFIRMED,
+                )
+            )
+            .scalar_subquery()
+        )
+        free = taken < bindparam("capacity", type_=registrations.c.id.type)
+        status = case((free, CONFIRMED), else_=WAITLISTED)
+        confirmed_at = case((free, now), else_=None)
+    else:
+        status = bindparam("following", FOLLOWING, type_=registrations.c.status.type)
+        confirmed_at = now
+    values = select(
+        bindparam("session_id", type_=registrations.c.session_id.type),
+        bindparam("person_id", type_=registrations.c.person_id.type),
+        bindparam("identity_id", type_=registrations.c.identity_id.type),
+        status,
+        now,
+        confirmed_at,
+        bindparam("answers", type_=registrations.c.answers.type),
+    ).where(true())  # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT
+    columns = ["session_id", "person_id", "identity_id", "status", "created_at", "confirmed_at", "answers"]
+    return (
+        people.dialect_insert(dialect, registrations)
+        .from_select(columns, values)
+        .on_conflict_do_nothing(index_elements=["session_id", "person_id"])
+        .returning(registrations.c.id, registrations.c.status)
+    )
 
 
 async def target_of(conn: AsyncConnection, person_id: int, session_id: str) -> Target | None:
@@ -112,17 +157,18 @@ async def targets(conn: AsyncConnection, session_id: str) -> list[Target]:
     return [Target(*row) for row in rows]
 
 
+_AHEAD = select(func.count()).where(
+    and_(
+        registrations.c.session_id == bindparam("session_id"),
+        registrations.c.status == WAITLISTED,
+        registrations.c.id < bindparam("registration_id"),
+    )
+)
+
+
 async def position(conn: AsyncConnection, session_id: str, registration_id: int) -> int:
     ahead = (
-        await conn.execute(
-            select(func.count()).where(
-                and_(
-                    registrations.c.session_id == session_id,
-                    registrations.c.status == WAITLISTED,
-                    registrations.c.id < registration_id,
-                )
-            )
-        )
+        await conn.execute(_AHEAD, {"session_id": session_id, "registration_id": registration_id})
     ).scalar_one()
     return ahead + 1
 
@@ -164,15 +210,36 @@ async def register(
     now: datetime,
     answers: dict[str, str] | None = None,
 ) -> Standing:
-    """A seat, a waitlist place or a follow; with ``answers``, a registration already held
-    gets its answers replaced (judged complete by the caller before any seat is taken)."""
+    """A seat, a waitlist place or a follow; the standing they had when they had one. With
+    ``answers``, a registration already held gets its answers replaced (judged complete by the
+    caller before any seat is taken).
+
+    A newcomer's seat takes five round trips on SQLite (find, person, identity, place,
+    reminders; a sixth for a waitlist position), a known person's three."""
     session = session_or_raise(program, session_id)
     if session.cancelled:
         raise SessionCancelled(session)
     account = await people.resolve(conn, identity, now)
+    if now >= session.starts_at:
+        existing = await standing(conn, account.person_id, session.id)
+        if existing is not None:
+            return Standing(existing.session_id, existing.status, existing.position, already=True)
+        raise RegistrationError(closed_message(session))
     await lock_session(conn, session.id)
-    existing = await standing(conn, account.person_id, session.id)
-    if existing is not None:
+    placed = (
+        await conn.execute(
+            _take_place(conn.dialect.name, session.capped),
+            {
+                "session_id": session.id,
+                "person_id": account.person_id,
+                "identity_id": account.identity_id,
+                "capacity": session.capacity or 0,
+                "now": now,
+                "answers": json.dumps(answers, ensure_ascii=False) if answers is not None else None,
+            },
+        )
+    ).first()
+    if placed is None:  # registered already: their standing, unchanged; new answers kept
         if answers is not None:
             await conn.execute(
                 update(registrations)
@@ -184,35 +251,10 @@ async def register(
                 )
                 .values(answers=json.dumps(answers, ensure_ascii=False))
             )
+        existing = await standing(conn, account.person_id, session.id)
+        assert existing is not None
         return Standing(existing.session_id, existing.status, existing.position, already=True)
-    if now >= session.starts_at:
-        raise RegistrationError(closed_message(session))
-    if not session.capped:
-        status = FOLLOWING
-    else:
-        taken = (
-            await conn.execute(
-                select(func.count()).where(
-                    and_(registrations.c.session_id == session.id, registrations.c.status == CONFIRMED)
-                )
-            )
-        ).scalar_one()
-        status = CONFIRMED if taken < (session.capacity or 0) else WAITLISTED
-    registration_id = (
-        await conn.execute(
-            insert(registrations)
-            .values(
-                session_id=session.id,
-                person_id=account.person_id,
-                identity_id=account.identity_id,
-                status=status,
-                created_at=now,
-                confirmed_at=now if status == CONFIRMED else None,
-                answers=json.dumps(answers, ensure_ascii=False) if answers is not None else None,
-            )
-            .returning(registrations.c.id)
-        )
-    ).scalar_one()
+    registration_id, status = placed
     target = Target(
         account.person_id, account.identity_id, identity.platform, identity.workspace, identity.user_id
     )

@@ -30,6 +30,19 @@ def apology() -> Message:
     return refusal(APOLOGY)
 
 
+def busy() -> Message:
+    """The answer when too many commands wait already: try again, nothing was done."""
+    return refusal(
+        "So many people are here at once that I cannot take this right now. "
+        "Nothing was changed: please try again in a moment."
+    )
+
+
+def already_working() -> Message:
+    """The answer to the same command again while the first is still being worked on."""
+    return refusal("I am still working on that; your answer is on its way.")
+
+
 def when(session: Session) -> str:
     return f"{moment(session.starts_at, 'full')} ({moment(session.starts_at, 'relative')})"
 

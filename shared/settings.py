@@ -37,6 +37,11 @@ class Settings(BaseSettings):
     # the reminder dispatcher: messages claimed and sent at once
     dispatch_concurrency: int = Field(default=8, ge=1, le=100)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
+    # commands acknowledged and waiting for the core: at most this many, worked this many at once
+    inbound_queue: int = Field(default=2000, ge=1)
+    inbound_workers: int = Field(default=8, ge=1, le=100)
+    # PostgreSQL connections a long-running process keeps (a short command holds one)
+    database_pool_size: int = Field(default=4, ge=1, le=50)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
 
     # personal data tied to a session is purged this many days after it ends; counts stay

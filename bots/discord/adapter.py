@@ -29,6 +29,7 @@ from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
 from shared.commands import COMMANDS
 from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
+from shared.inbound import Admission
 from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import Form, InsightPost, Message, refusal
 from shared.port import (
@@ -39,7 +40,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import apology, form_not_opened
+from shared.replies import already_working, apology, busy, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -48,9 +49,9 @@ log = logging.getLogger(__name__)
 
 WORKSPACE = "discord"
 
-# Discord drops an interaction not acknowledged within 3 s; answer directly only when fast
-FAST_REPLY_SECONDS = 1.5
 READY_TIMEOUT = 30.0
+# a command that answers with a form runs before the ack, for at most this long (Discord: 3 s)
+FORM_SECONDS = 2.0
 MODAL_TIMEOUT = 15 * 60.0
 
 # Discord JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
@@ -376,9 +377,7 @@ class DiscordAdapter:
         args: dict[str, str] | None = None,
         line: str | None = None,
     ) -> None:
-        """Through the core's one inbound path; deferred at once when the command fans out."""
-        name = command or (line or "/").split()[0].lstrip("/").lower()
-        spec = COMMANDS.get(name)
+        """Through the core's one inbound path, behind a deferral and the core's work queue."""
 
         async def work() -> Message:
             return await self.core.respond(
@@ -389,7 +388,32 @@ class DiscordAdapter:
                 organizer=self.is_organizer(interaction),
             )
 
-        await self._answer(interaction, work, defer_now=spec is not None and spec.fans_out)
+        if interaction.type is not discord.InteractionType.modal_submit and self.core.asks_first(
+            command=command, args=args, line=line
+        ):
+            await self._answer_with_form(interaction, work)
+            return
+        what = line if line is not None else f"{command} {sorted((args or {}).items())}"
+        await self._answer(interaction, work, key=("discord", str(interaction.user.id), what))
+
+    async def _answer_with_form(
+        self, interaction: discord.Interaction, work: Callable[[], Awaitable[Message]]
+    ) -> None:
+        """A modal must be an interaction's first answer: run the command before acknowledging,
+        within FORM_SECONDS (it only reads the answers given before); past that, defer."""
+        task = asyncio.ensure_future(work())
+        await asyncio.wait({task}, timeout=FORM_SECONDS)
+        if not task.done():
+            try:
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+                log.warning("Discord: could not defer interaction %s: %s", interaction.id, exc)
+        try:
+            message = await task
+        except Exception:
+            log.exception("Discord: the core failed on interaction %s", interaction.id)
+            message = apology()
+        await self._reply(interaction, message)
 
     async def _on_autocomplete(self, interaction: discord.Interaction) -> None:
         data: dict[str, Any] = interaction.data or {}  # type: ignore[assignment]
@@ -408,24 +432,47 @@ class DiscordAdapter:
         interaction: discord.Interaction,
         work: Callable[[], Awaitable[Message]],
         *,
-        defer_now: bool,
+        key: tuple[str, ...],
     ) -> None:
-        """Run the core and reply; defer first when the work is slow or may be."""
-        task = asyncio.ensure_future(work())
-        if not defer_now:
-            await asyncio.wait({task}, timeout=FAST_REPLY_SECONDS)
-        if not task.done():
-            # an ephemeral "thinking…": the follow-up inherits it, which suits personal replies
+        """Defer at once, queue the work, and answer with a follow-up when it is done.
+
+        The deferral never waits on the core: under a burst the event loop is busy and any
+        wait before it risks Discord's 3 seconds. A full queue answers "busy" at once instead.
+        """
+        acked = asyncio.Event()
+
+        async def job() -> None:
             try:
-                await interaction.response.defer(ephemeral=True, thinking=True)
-            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                log.warning("Discord: could not defer interaction %s: %s", interaction.id, exc)
+                message = await work()
+            except Exception:
+                log.exception("Discord: the core failed on interaction %s", interaction.id)
+                message = apology()
+            await acked.wait()  # a follow-up needs the deferral to have landed
+            await self._reply(interaction, message)
+
+        admission = self.core.work.submit(job, key=key)
+        if admission is Admission.BUSY:
+            await self._reply(interaction, busy())
+            return
+        if admission is Admission.DUPLICATE:
+            await self._duplicate(interaction)
+            return
         try:
-            message = await task
-        except Exception:
-            log.exception("Discord: the core failed on interaction %s", interaction.id)
-            message = apology()
-        await self._reply(interaction, message)
+            # an ephemeral "thinking…": the follow-up inherits it, which suits personal replies
+            await interaction.response.defer(ephemeral=True, thinking=True)
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            log.warning("Discord: could not defer interaction %s: %s", interaction.id, exc)
+        finally:
+            acked.set()
+
+    async def _duplicate(self, interaction: discord.Interaction) -> None:
+        """The same command again while the first is being worked on: one answer is enough."""
+        if interaction.type is discord.InteractionType.component:
+            # a double click: acknowledge without showing anything
+            with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
+                await interaction.response.defer()
+            return
+        await self._reply(interaction, already_working())
 
     async def _reply(self, interaction: discord.Interaction, message: Message) -> None:
         """Show a message as the interaction's answer (direct reply, or follow-up after a defer)."""

@@ -9,8 +9,11 @@ posts). The rules live in the core; this module only translates.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
 import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import aiohttp
@@ -18,6 +21,7 @@ from aiohttp import web
 from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -29,9 +33,11 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.slack import render, verify, views
 from bots.slack.settings import SlackSettings
+from shared import replies
 from shared.commands import COMMANDS, CommandLineError, parse_line
 from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
+from shared.inbound import Admission
 from shared.messages import InsightPost, Message, refusal
 from shared.port import (
     CANNOT_DM_BOT,
@@ -52,6 +58,9 @@ EVENTS_PATH = "/slack/events"
 USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
+RESPONSE_URL_TIMEOUT = 10.0
+# a request body answered already: Slack's retries (X-Slack-Retry-Num) of it are dropped
+SEEN_REQUESTS = 4096
 
 # Slack errors that mean the person cannot be reached, and those that mean the channel is gone
 _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_inactive_user"}
@@ -143,15 +152,29 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
+
+        async def authorize(team_id: str | None) -> AuthorizeResult | None:
+            """Every request's authorization, from the auth.test made once at start."""
+            return self._auth
+
         self.app = AsyncApp(
-            client=self.client,
+            # bolt's client carries no token: ``_authorize`` hands it the bot token per request
+            # from the one auth.test made at start, where bolt's own would call auth.test for
+            # every request of a burst that arrives before the first call returns
+            client=AsyncWebClient(base_url=self.api_url, timeout=15),
+            authorize=authorize,
             # Socket Mode requests are not signed; HTTP mode refuses to start without a secret
             signing_secret=self._signing_secret,
             request_verification_enabled=True,
-            # ack at once, then do the work: Slack wants an answer within 3 seconds
-            process_before_response=False,
+            # the listeners only ack and queue (the core's work queue answers later), so bolt
+            # may run them before answering: no background task and no polling per request
+            process_before_response=True,
             logger=logging.getLogger("bots.slack.bolt"),
         )
+        self._auth: AuthorizeResult | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._seen: OrderedDict[str, None] = OrderedDict()
+        self._lookups: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
         self._connected = False
@@ -172,8 +195,16 @@ class SlackAdapter:
 
     # ---- lifecycle -------------------------------------------------------------
 
+    async def _open_session(self) -> None:
+        """One HTTP session for the Web API and every response URL (keeps connections alive)."""
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=15))
+        self.client.session = self._session
+        self.app.client.session = self._session  # bolt copies it into each request's client
+
     async def _authenticate(self) -> None:
         """Check the bot token and learn which workspace it belongs to."""
+        await self._open_session()
         try:
             auth = await self.client.auth_test()
         except SlackApiError as exc:
@@ -185,6 +216,9 @@ class SlackAdapter:
             raise AdapterStartError(
                 f"Cannot reach the Slack API at {self.api_url}: {exc or type(exc).__name__}"
             ) from exc
+        self._auth = AuthorizeResult.from_auth_test_response(
+            auth_test_response=auth, bot_token=self._bot_token
+        )
         self.team_id = str(auth["team_id"])
         self.bot_user_id = str(auth.get("user_id") or "") or None
         log.info(
@@ -201,8 +235,20 @@ class SlackAdapter:
     async def wait(self) -> None:
         await self._closed.wait()
 
+    async def _drop_session(self) -> None:
+        if self._session is not None:
+            session, self._session = self._session, None
+            await session.close()
+
     async def start_socket(self) -> None:
         """Connect over Socket Mode (no public URL needed) and start delivering."""
+        try:
+            await self._start_socket()
+        except AdapterStartError:
+            await self._drop_session()  # a failed start leaves no connection open
+            raise
+
+    async def _start_socket(self) -> None:
         if not self._app_token:
             raise AdapterStartError(
                 "SLACK_APP_TOKEN is not set. Socket Mode needs an app-level token (xapp-…) with the "
@@ -242,7 +288,11 @@ class SlackAdapter:
                 "SLACK_SIGNING_SECRET is not set. HTTP mode verifies every request with the app's "
                 "Signing Secret (Basic Information → App Credentials)."
             )
-        await self._authenticate()
+        try:
+            await self._authenticate()
+        except AdapterStartError:
+            await self._drop_session()
+            raise
         server = web.Application()
         server.router.add_post(EVENTS_PATH, self._http_events)
         server.router.add_get("/healthz", self._health)
@@ -281,6 +331,9 @@ class SlackAdapter:
         if self._runner is not None:
             runner, self._runner = self._runner, None
             await runner.cleanup()
+        for lookup in list(self._lookups.values()):
+            lookup.cancel()
+        await self._drop_session()
 
     async def _http_events(self, request: web.Request) -> web.StreamResponse:
         # size, signature, age and shape first: nothing unsigned or malformed is parsed further
@@ -288,9 +341,18 @@ class SlackAdapter:
         if refused is not None:
             return web.Response(status=refused.status, text=refused.reason)
         try:
-            response = await self.app.async_dispatch(await to_bolt_request(request))
+            bolt_request = await to_bolt_request(request)
+            seen = hashlib.blake2b(bolt_request.raw_body.encode(), digest_size=16).hexdigest()
+            if request.headers.get("X-Slack-Retry-Num") and seen in self._seen:
+                # Slack retries what it thinks went unanswered; this one was answered already
+                return web.Response(status=200, text="")
+            response = await self.app.async_dispatch(bolt_request)
         except Exception as exc:  # a signed body the SDK chokes on: a 400, not a 500 and a traceback
             return web.Response(status=400, text=self._gate.failed(request, exc).reason)
+        if response.status == 200:  # verified and handled: remember it against retries
+            self._seen[seen] = None
+            if len(self._seen) > SEEN_REQUESTS:
+                self._seen.popitem(last=False)
         return await to_aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
@@ -359,11 +421,28 @@ class SlackAdapter:
     async def _on_ack_only(self, ack: Any) -> None:
         await ack()
 
-    async def _user(self, user_id: str) -> dict[str, Any] | None:
-        """users.info, cached for a few minutes; ``None`` when Slack cannot say."""
+    def _cached_user(self, user_id: str) -> dict[str, Any] | None:
         cached = self._users.get(user_id)
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
+        return None
+
+    async def _user(self, user_id: str) -> dict[str, Any] | None:
+        """users.info, cached for a few minutes; ``None`` when Slack cannot say.
+
+        Runs in the queued work, never before an ack; concurrent lookups of one person share
+        one call."""
+        cached = self._users.get(user_id)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        lookup = self._lookups.get(user_id)
+        if lookup is None:
+            lookup = asyncio.ensure_future(self._look_up(user_id))
+            self._lookups[user_id] = lookup
+            lookup.add_done_callback(lambda _: self._lookups.pop(user_id, None))
+        return await asyncio.shield(lookup)
+
+    async def _look_up(self, user_id: str) -> dict[str, Any] | None:
         try:
             info = await asyncio.wait_for(self.client.users_info(user=user_id), USER_LOOKUP_TIMEOUT)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
@@ -375,9 +454,13 @@ class SlackAdapter:
         self._users[user_id] = (user, time.monotonic() + USER_CACHE_SECONDS)
         return user
 
-    async def _identity(self, team_id: str | None, user_id: str, name: str | None) -> Identity:
-        """The person, named as Slack shows them (display name, else real name, else handle)."""
-        user = await self._user(user_id) or {}
+    async def _identity(
+        self, team_id: str | None, user_id: str, name: str | None, *, wait: bool = True
+    ) -> Identity:
+        """The person, named as Slack shows them (display name, else real name, else handle).
+
+        ``wait=False`` (before an ack) takes the cached profile or the request's handle."""
+        user = (await self._user(user_id) if wait else self._cached_user(user_id)) or {}
         profile = user.get("profile") or {}
         shown = (
             profile.get("display_name")
@@ -392,36 +475,56 @@ class SlackAdapter:
             display_name=str(shown or name or user_id).strip()[:80],
         )
 
-    async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:
-        await ack()  # first: everything below may take longer than Slack's 3 seconds
+    async def _acknowledge(
+        self, ack: Any, key: tuple[str, ...], job: Callable[[], Awaitable[object]]
+    ) -> None:
+        """Ack at once and queue the work; a full queue gets the polite busy answer in the ack."""
+        admission = self.core.work.submit(job, key=key)
+        if admission is Admission.BUSY:
+            busy = replies.busy()
+            await ack(text=render.fallback(busy), blocks=render.blocks(busy), response_type="ephemeral")
+        else:
+            # a duplicate (double click, retry) is acked and dropped: the first one answers
+            await ack()
+
+    async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         # Slack escapes &, < and > in the text it sends us; the core wants what was typed
         name, text, user_id = command.get("command"), command.get("text"), command.get("user_id")
         if not isinstance(name, str) or not isinstance(user_id, str) or not user_id:
+            await ack()
             log.warning("Slack: a slash command without its command or user; ignored")
             return
         line = f"{name} {render.unescape(text if isinstance(text, str) else '')}"
         form = self._form_for(line)
         if form is not None:
-            # before any other call: the trigger id expires 3 seconds after the command
-            await self._open_insight_modal(command, form.get("theme"), respond)
+            await ack()
+            # beside the queue: the trigger id expires 3 seconds after the command
+            self.core.work.urgent(lambda: self._open_insight_modal(command, form.get("theme")))
             return
-        identity = await self._identity(command.get("team_id"), user_id, command.get("user_name"))
-        message = await self._hand_over(user_id, await self._respond(identity, line=line))
-        if message.form is not None:
-            await self._open_form(
-                command.get("trigger_id") or "",
-                message,
-                command.get("channel_id"),
-                command.get("response_url"),
-                respond,
-                command,
+        team = command.get("team_id")
+
+        async def work() -> None:
+            identity = await self._identity(
+                team if isinstance(team, str) else None, user_id, command.get("user_name")
             )
-            return
-        await self._reply(respond, message, command)
+            message = await self._hand_over(user_id, await self._respond(identity, line=line))
+            trigger = command.get("trigger_id")
+            if message.form is not None and isinstance(trigger, str) and trigger:
+                await self._open_form(
+                    trigger, message, command.get("channel_id"), command.get("response_url"), command
+                )
+                return
+            await self._reply(command.get("response_url"), message, command)
+
+        key = ("slack", team if isinstance(team, str) else "", user_id, line.strip())
+        await self._acknowledge(ack, key, work)
 
     @staticmethod
     def _form_for(line: str) -> dict[str, str] | None:
         """The arguments so far, when the line asks for a form instead (``/insight`` without text)."""
+        spec = COMMANDS.get(line.strip()[1:].partition(" ")[0].lower())
+        if spec is None or not spec.form_when_empty:
+            return None  # no form: the line is parsed in the queued work, not before the ack
         try:
             name, args = parse_line(line)
         except CommandLineError:
@@ -431,32 +534,39 @@ class SlackAdapter:
             return args
         return None
 
-    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any], respond: Any) -> None:
-        await ack()
+    async def _on_button(self, ack: Any, body: dict[str, Any], action: dict[str, Any]) -> None:
         value = action.get("value")
-        if not value or not isinstance(value, str):  # a link button such as "Join": nothing to do
+        clicker = self._clicker(body) if value and isinstance(value, str) else None
+        if clicker is None:  # a link button such as "Join" (Slack opens the URL), or no user
+            await ack()
             return
-        clicker = self._clicker(body)
-        if clicker is None:
-            return
-        identity = await clicker
-        message = await self._hand_over(identity.user_id, await self._respond(identity, line=value))
-        trigger = body.get("trigger_id")
-        if message.form is not None and isinstance(trigger, str) and trigger:
-            channel = body.get("channel")
-            channel_id = channel.get("id") if isinstance(channel, dict) else None
-            await self._open_form(trigger, message, channel_id, body.get("response_url"), respond, None)
-            return
-        container = body.get("container")
-        if (isinstance(container, dict) and container.get("type") == "view") or not body.get("response_url"):
-            # a click on the Home tab: the answer goes on top of a refreshed Home
-            await self.publish_home(identity, notice=message)
-        else:
-            await self._reply(respond, message, None)
+        user = body["user"]
+
+        async def work() -> None:
+            identity = await clicker
+            message = await self._hand_over(identity.user_id, await self._respond(identity, line=value))
+            trigger = body.get("trigger_id")
+            response_url = body.get("response_url")
+            if message.form is not None and isinstance(trigger, str) and trigger:
+                channel = body.get("channel")
+                channel_id = channel.get("id") if isinstance(channel, dict) else None
+                await self._open_form(trigger, message, channel_id, response_url, None)
+                return
+            container = body.get("container")
+            if (isinstance(container, dict) and container.get("type") == "view") or not response_url:
+                # a click on the Home tab: the answer goes on top of a refreshed Home
+                await self.publish_home(identity, notice=message)
+            else:
+                await self._reply(response_url, message, None)
+
+        team = body.get("team")
+        team_id = team.get("id") if isinstance(team, dict) else user.get("team_id")
+        await self._acknowledge(ack, ("slack", str(team_id or ""), user["id"], value), work)
 
     async def _on_insight_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         form = views.read_insight_form(view if isinstance(view, dict) else {})
-        clicker = self._clicker(body)
+        # no users.info before this ack: the cached name, else the handle Slack sent
+        clicker = self._clicker(body, wait=False)
         if clicker is None:
             await ack()
             return
@@ -473,13 +583,15 @@ class SlackAdapter:
             await ack(response_action="errors", errors=views.form_errors(message))
             return
         await ack()
-        await self._confirm_after_modal(identity, form.metadata, message)
+        self.core.work.submit(lambda: self._confirm_after_modal(identity, form.metadata, message))
 
     async def _on_form_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
-        command, args, metadata = views.read_form(view)
-        user = body.get("user") or {}
-        team = (body.get("team") or {}).get("id") or user.get("team_id")
-        identity = await self._identity(team, user["id"], user.get("username") or user.get("name"))
+        command, args, metadata = views.read_form(view if isinstance(view, dict) else {})
+        clicker = self._clicker(body, wait=False)
+        if clicker is None:
+            await ack()
+            return
+        identity = await clicker
         # judged before the ack, so that a refusal shows under its field
         message = await self._respond(identity, command=command, args=args)
         errors = views.field_errors(message, args) if not message.ok else None
@@ -487,7 +599,7 @@ class SlackAdapter:
             await ack(response_action="errors", errors=errors)
             return
         await ack()
-        await self._confirm_after_modal(identity, metadata, message)
+        self.core.work.submit(lambda: self._confirm_after_modal(identity, metadata, message))
 
     async def _open_form(
         self,
@@ -495,7 +607,6 @@ class SlackAdapter:
         message: Message,
         channel: str | None,
         response_url: str | None,
-        respond: Any,
         command: dict[str, Any] | None,
     ) -> None:
         assert message.form is not None
@@ -505,20 +616,27 @@ class SlackAdapter:
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             # the trigger id lives 3 seconds; say so rather than leave the click unanswered
             log.warning("Slack: views.open failed: %s", _error_code(exc))
-            await self._reply(respond, form_not_opened(), command)
+            await self._reply(response_url, form_not_opened(), command)
 
     async def _on_home_opened(self, event: dict[str, Any], body: dict[str, Any]) -> None:
-        if event.get("tab", "home") != "home" or not isinstance(event.get("user"), str):
+        user = event.get("user")
+        if event.get("tab", "home") != "home" or not isinstance(user, str):
             return
         team = body.get("team_id")
-        await self.publish_home(
-            await self._identity(team if isinstance(team, str) else None, event["user"], None)
-        )
+        team_id = team if isinstance(team, str) else self.team_id
+
+        async def work() -> None:
+            await self.publish_home(await self._identity(team_id, user, None))
+
+        # an event's ack is bolt's 200 once this returns; a full queue skips one Home refresh
+        self.core.work.submit(work, key=("slack", team_id or "", user, "home"))
 
     # ---- helpers ---------------------------------------------------------------
 
-    def _clicker(self, body: dict[str, Any]) -> Any:
-        """The identity (awaitable) of who clicked or submitted; None for a payload without a user."""
+    def _clicker(self, body: dict[str, Any], *, wait: bool = True) -> Any:
+        """The identity (awaitable) of who clicked or submitted; None for a payload without a user.
+
+        ``wait=False`` (before an ack): no users.info call, see :meth:`_identity`."""
         user = body.get("user")
         if not isinstance(user, dict) or not isinstance(user.get("id"), str) or not user["id"]:
             log.warning("Slack: an interaction without a user; ignored")
@@ -527,7 +645,10 @@ class SlackAdapter:
         team_id = (team.get("id") if isinstance(team, dict) else None) or user.get("team_id")
         name = user.get("username") or user.get("name")
         return self._identity(
-            team_id if isinstance(team_id, str) else None, user["id"], name if isinstance(name, str) else None
+            team_id if isinstance(team_id, str) else None,
+            user["id"],
+            name if isinstance(name, str) else None,
+            wait=wait,
         )
 
     async def _respond(
@@ -553,19 +674,36 @@ class SlackAdapter:
         user = await self._user(identity.user_id) or {}
         return bool(user.get("is_admin") or user.get("is_owner")) and not user.get("deleted")
 
-    async def _reply(self, respond: Any, message: Message, command: dict[str, Any] | None) -> None:
-        """An answer through the response URL: ephemeral unless the core made it public."""
+    async def _send_to_response_url(self, url: str, message: Message, **extra: Any) -> bool:
+        """Post an answer to a response URL over the shared session; False when it failed."""
         try:
-            await respond(
+            webhook = AsyncWebhookClient(url, timeout=RESPONSE_URL_TIMEOUT, session=self._session)
+            sent = await webhook.send(
                 text=render.fallback(message),
                 blocks=render.blocks(message),
                 response_type="ephemeral" if message.ephemeral else "in_channel",
-                replace_original=False,
+                **extra,
             )
-        except Exception as exc:  # the response URL may have expired or Slack may be down
-            log.warning("Slack: replying through the response URL failed: %s", _error_code(exc))
-            if command is not None:
-                await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
+        except NETWORK_ERRORS as exc:
+            log.warning("Slack: the response URL failed: %s", _error_code(exc))
+            return False
+        if sent.status_code != 200:
+            log.warning("Slack: the response URL answered %s", sent.status_code)
+            return False
+        return True
+
+    async def _reply(self, url: str | None, message: Message, command: dict[str, Any] | None) -> None:
+        """An answer through the response URL: ephemeral unless the core made it public."""
+        # a signed payload may still carry an odd response_url: only a string is a URL to try
+        if (
+            isinstance(url, str)
+            and url
+            and await self._send_to_response_url(url, message, replace_original=False)
+        ):
+            return
+        # the response URL may have expired or Slack may be down
+        if command is not None:
+            await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
 
     async def _hand_over(self, user_id: str, message: Message) -> Message:
         """Files go into the person's DM with the bot (Slack files cannot be ephemeral, and a DM
@@ -597,7 +735,7 @@ class SlackAdapter:
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("Slack: chat.postEphemeral to %s failed: %s", user, _error_code(exc))
 
-    async def _open_insight_modal(self, command: dict[str, Any], theme: str | None, respond: Any) -> None:
+    async def _open_insight_modal(self, command: dict[str, Any], theme: str | None) -> None:
         themes = [(t.id, t.name) for t in self.core.program.themes]
         metadata = {"channel": command.get("channel_id", ""), "response_url": command.get("response_url", "")}
         view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)
@@ -606,11 +744,13 @@ class SlackAdapter:
             if not isinstance(trigger, str) or not trigger:
                 raise SlackClientError("the command came without a trigger id")
             await self.client.views_open(trigger_id=trigger, view=view)
+            # the form's answer is judged before its ack: have the person's name cached by then
+            await self._user(command["user_id"])
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             # trigger ids live 3 seconds; a slow network loses the form, the typed command still works
             log.warning("Slack: views.open failed: %s", _error_code(exc))
             await self._reply(
-                respond,
+                command.get("response_url"),
                 refusal("I could not open the form. Type `/insight <theme> <your insight>` instead."),
                 command,
             )
@@ -619,17 +759,8 @@ class SlackAdapter:
         self, identity: Identity, metadata: dict[str, str], message: Message
     ) -> None:
         url = metadata.get("response_url")
-        if url:
-            try:
-                webhook = AsyncWebhookClient(url, timeout=10)
-                sent = await webhook.send(
-                    text=render.fallback(message), blocks=render.blocks(message), response_type="ephemeral"
-                )
-                if sent.status_code == 200:
-                    return
-                log.warning("Slack: the response URL answered %s", sent.status_code)
-            except NETWORK_ERRORS as exc:
-                log.warning("Slack: the response URL failed: %s", _error_code(exc))
+        if url and await self._send_to_response_url(url, message):
+            return
         await self._ephemeral(metadata.get("channel"), identity.user_id, message)
 
     async def publish_home(self, identity: Identity, notice: Message | None = None) -> None:

@@ -31,11 +31,13 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
             current = await registrations.answers_of(conn, inv.identity, session.id)
         return Message(text=replies.questions_asked(session), form=questions.form(session, current))
     kept = questions.judge(session, answers or {}) if session.questions else None
+    now = core.now()
     try:
-        async with core.db.transaction() as conn:
-            result = await registrations.register(
-                conn, core.program, inv.identity, session.id, core.now(), answers=kept
+        result = await core.db.run(
+            lambda conn: registrations.register(
+                conn, core.program, inv.identity, session.id, now, answers=kept
             )
+        )
     except registrations.SessionCancelled as exc:
         raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:
@@ -50,8 +52,10 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
 
 @handler("unregister")
 async def unregister(core: Roundtable, inv: Invocation) -> Message:
-    async with core.db.transaction() as conn:
-        result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], core.now())
+    now = core.now()
+    result = await core.db.run(
+        lambda conn: registrations.cancel(conn, core.program, inv.identity, inv.args["session"], now)
+    )
     if result.promoted:
         core.queued()
     session = core.program.session(result.session_id)

@@ -3,25 +3,65 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
-from collections.abc import AsyncIterator
+import random
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import StorageError
 
+T = TypeVar("T")
+log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
+# the newest migration; a test checks it against Alembic's own head. Knowing it lets a
+# process that finds the schema current skip importing Alembic at all.
+SCHEMA_HEAD = "0003_organizer"
 # what a database that is away, locked, full or refusing raises, whatever the backend
 FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, ConnectionError)
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+# PostgreSQL connections: how long to keep trying when the server is full or away
+CONNECT_PATIENCE_S = 30.0
+# SQLSTATEs worth another try: too many connections, cannot connect now (starting up)
+_RETRY_SQLSTATES = {"53300", "57P03"}
+
+
+def _worth_retrying(exc: BaseException) -> bool:
+    return getattr(exc, "sqlstate", None) in _RETRY_SQLSTATES or isinstance(exc, (OSError, ConnectionError))
+
+
+async def connect_patiently(dsn: str, *, patience: float = CONNECT_PATIENCE_S):
+    """An asyncpg connection; "too many clients", a server starting up or refusing are tried
+    again with jittered backoff for ``patience`` seconds, with one log line and no traceback."""
+    import asyncpg
+
+    deadline = time.monotonic() + patience
+    delay, warned = 0.05, False
+    while True:
+        try:
+            return await asyncpg.connect(dsn)
+        except Exception as exc:
+            if not _worth_retrying(exc) or time.monotonic() + delay > deadline:
+                raise
+            if not warned:
+                reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+                log.warning(
+                    "PostgreSQL at %s: %s; trying again for up to %.0fs", safe_url(dsn), reason, patience
+                )
+                warned = True
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
 
 
 async def advisory_lock(conn: AsyncConnection, key: int) -> None:
@@ -87,9 +127,26 @@ class Database:
     row locks (``FOR UPDATE``) instead.
     """
 
-    def __init__(self, url: str, *, echo: bool = False, create: bool = True) -> None:
+    def __init__(self, url: str, *, echo: bool = False, create: bool = True, pool_size: int = 4) -> None:
         self.url = async_url(url)
-        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo)
+        options: dict[str, object] = {}
+        if make_url(self.url).get_backend_name() == "postgresql":
+            dsn = make_url(self.url).set(drivername="postgresql").render_as_string(hide_password=False)
+            options = {
+                # connections open on demand: a short command uses one, a bot at most the pool
+                # plus one (its LISTEN connection)
+                "pool_size": pool_size,
+                "max_overflow": 1,
+                # a connection the server dropped is noticed at checkout and replaced
+                "pool_pre_ping": True,
+                "async_creator": lambda: connect_patiently(dsn),
+            }
+        else:
+            from shared.store import sqlite_driver
+
+            # one hand-off to aiosqlite's thread per statement instead of four
+            options = {"module": sqlite_driver.dbapi()}
+        self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         self.dialect = self.engine.dialect.name
         self._local_writer: asyncio.Lock | None = None
         # the SQLite file and the (device, inode) it had when opened: a file removed or replaced
@@ -158,12 +215,50 @@ class Database:
         async with self._local_writer, self.engine.begin() as conn:
             yield conn
 
+    async def run(
+        self, work: Callable[[AsyncConnection], Awaitable[T]], *, patience: float = CONNECT_PATIENCE_S
+    ) -> T:
+        """``work`` in one transaction. When the connection drops mid-way, the server has
+        rolled the transaction back, so the whole unit of work runs again on a fresh
+        connection, with jittered backoff for up to ``patience`` seconds and one log line.
+        Only for work whose every effect is in the database (a re-run after a commit whose
+        acknowledgement was lost finds its own rows: registration answers "already")."""
+        deadline = time.monotonic() + patience
+        delay, warned = 0.05, False
+        while True:
+            try:
+                async with self.transaction() as conn:
+                    return await work(conn)
+            except DBAPIError as exc:
+                if not exc.connection_invalidated or time.monotonic() + delay > deadline:
+                    raise
+                if not warned:
+                    reason = (
+                        str(exc.orig).strip().splitlines()[0]
+                        if str(exc.orig).strip()
+                        else type(exc.orig).__name__
+                    )
+                    log.warning("database connection lost mid-transaction (%s); running it again", reason)
+                    warned = True
+            await asyncio.sleep(delay * (0.5 + random.random()))
+            delay = min(delay * 2, 2.0)
+
     async def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
         async with self.engine.begin() as conn:
             # concurrent `db upgrade` runs wait for each other
             await advisory_lock(conn, UPGRADE_LOCK)
             await conn.run_sync(_upgrade)
+
+    async def ensure_schema(self) -> None:
+        """Upgrade the schema when it is missing or behind; a current one costs one query."""
+        try:
+            async with self.engine.connect() as conn:
+                current = (await conn.execute(text("SELECT version_num FROM alembic_version"))).scalar()
+        except SQLAlchemyError:  # no alembic_version table yet: a new database
+            current = None
+        if current != SCHEMA_HEAD:
+            await self.upgrade()
 
     async def revision(self) -> tuple[str | None, str]:
         """The database's migration and the newest one this code knows."""

@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import json
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -77,6 +78,10 @@ class SentInteraction:
     id: str
     token: str
     payload: dict[str, Any]
+    sent_at: float = field(default_factory=time.monotonic)
+    # when the first callback (reply, deferral, modal) was accepted, and when one came too late
+    acked_at: float | None = None
+    late: bool = False
 
 
 def would_ping(body: dict[str, Any]) -> set[str]:
@@ -113,6 +118,8 @@ class DiscordStandin:
         self.dm_delay = dm_delay
         # False: the gateway takes the IDENTIFY but never says READY (a stalled connection)
         self.send_ready = True
+        # Discord refuses an interaction callback after 3 seconds (10062 Unknown interaction)
+        self.ack_deadline = 3.0
         self._ids = itertools.count(1_300_000_000_000_000_000)
         self.app_id = self.snowflake()
         self.guild_id = self.snowflake()
@@ -561,8 +568,13 @@ class DiscordStandin:
         sent = self.interactions.get(interaction_id)
         if sent is None or sent.token != token:
             return 404, {"message": "Unknown interaction", "code": 10062}, {}
-        if self.callback(sent) is not None:
+        if sent.acked_at is not None:
             return 400, {"message": "Interaction has already been acknowledged.", "code": 40060}, {}
+        now = time.monotonic()
+        if now - sent.sent_at > self.ack_deadline:
+            sent.late = True
+            return 404, {"message": "Unknown interaction", "code": 10062}, {}
+        sent.acked_at = now
         kind = body.get("type")
         data = body.get("data") or {}
         info: dict[str, Any] = {"id": interaction_id, "type": sent.payload["type"]}

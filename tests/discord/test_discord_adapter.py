@@ -422,7 +422,6 @@ async def test_forgetme_button_erases_and_a_second_time_finds_nothing(
 async def test_a_slow_core_is_deferred_then_answered(
     standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr("bots.discord.adapter.FAST_REPLY_SECONDS", 0.05)
     handle = discord_core.handle
 
     async def slow(inv: Any) -> Any:

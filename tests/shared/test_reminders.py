@@ -366,3 +366,11 @@ async def test_an_error_handling_one_message_sends_no_other_twice(settings, prog
         assert sorted(users) == ["ann", "ben", "cid", "dot"]  # each once; the failed one retried
     finally:
         await core.close(grace=1)
+
+
+def test_reminders_due_after_the_announce_horizon_are_found_by_every_dispatcher_anyway() -> None:
+    from shared import dispatcher, outbox
+
+    # plan_reminders skips the NOTIFY for messages due past this; only safe while every
+    # dispatcher looks again within it
+    assert outbox.ANNOUNCE_HORIZON <= dispatcher.RECHECK

@@ -9,7 +9,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import insert, select, text
 
-from shared.store.database import Database, DatabaseUrlError, async_url, safe_url
+from shared.store.database import SCHEMA_HEAD, Database, DatabaseUrlError, async_url, safe_url
 from shared.store.schema import metadata, people
 
 
@@ -69,5 +69,28 @@ async def test_timestamps_go_in_with_any_zone_and_come_back_in_utc(database_url)
         async with db.transaction() as conn:
             with pytest.raises(Exception, match="naive"):
                 await conn.execute(insert(people).values(display_name="y", created_at=datetime(2026, 1, 1)))
+    finally:
+        await db.close()
+
+
+def test_the_known_schema_head_is_alembics_head() -> None:
+    from alembic.script import ScriptDirectory
+
+    from shared.store.database import _config
+
+    assert ScriptDirectory.from_config(_config(None)).get_current_head() == SCHEMA_HEAD
+
+
+async def test_a_current_schema_is_not_upgraded_again(sqlite_url: str, monkeypatch) -> None:
+    db = Database(sqlite_url)
+    try:
+        await db.ensure_schema()  # a new database: upgraded
+        assert (await db.revision())[0] == SCHEMA_HEAD
+
+        async def no_upgrade() -> None:
+            raise AssertionError("a current schema was upgraded again")
+
+        monkeypatch.setattr(db, "upgrade", no_upgrade)
+        await db.ensure_schema()
     finally:
         await db.close()

@@ -539,10 +539,15 @@ async def post_signed(
     secret: str = SIGNING_SECRET,
     timestamp: int | None = None,
     tamper: bool = False,
+    retry: int | None = None,
 ) -> tuple[int, str]:
-    """POST a payload to the bot as Slack would; return (status, body)."""
+    """POST a payload to the bot as Slack would; return (status, body).
+
+    ``retry`` sends it as Slack's n-th retry of an unanswered request (``X-Slack-Retry-Num``)."""
     body, content_type = encode(kind, payload)
     headers = {"Content-Type": content_type, **sign(secret, body, timestamp)}
+    if retry is not None:
+        headers |= {"X-Slack-Retry-Num": str(retry), "X-Slack-Retry-Reason": "http_timeout"}
     if tamper:
         body = body.replace("text=", "text=x", 1) if "text=" in body else body + " "
     async with aiohttp.ClientSession() as session, session.post(url, data=body, headers=headers) as resp:
