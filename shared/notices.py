@@ -38,9 +38,15 @@ def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
     return Message(text=text, fields=tuple(fields), buttons=tuple(buttons), ephemeral=False, kind=kind)
 
 
-async def prepare(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> Prepared:
+def needs_database(row: Row) -> bool:
+    """Whether ``prepare`` reads the database for this row (claimed personal rows carry it all)."""
+    return row.kind == "insight" or "reg_status" not in row._mapping
+
+
+async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now: datetime) -> Prepared:
     """Decide, at send time, what a queued row becomes: the state of things may have changed."""
     if row.kind == "insight":
+        assert conn is not None
         post = await insights.get(conn, program, row.insight_id)
         return Post(row.recipient, post) if post else Skip("insight_deleted")
     session = program.session(row.session_id or "")
@@ -56,7 +62,11 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
         )
     if now >= session.ends_at:
         return Skip("session_ended")
-    current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
+    if "reg_status" in row._mapping:  # a claimed row: its standing came with the claim
+        status = row._mapping["reg_status"]
+        current = registrations.Standing(session.id, status, row._mapping["reg_position"]) if status else None
+    else:
+        current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
     if current is None:
         return Skip("not_registered")
     if row.kind == "promotion":

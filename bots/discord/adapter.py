@@ -31,6 +31,7 @@ from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import InsightPost, Message, refusal
+from shared.pacing import RateLimiter
 from shared.port import (
     DMS_CLOSED,
     PLATFORM_ERROR,
@@ -57,6 +58,9 @@ MODAL_TIMEOUT = 15 * 60.0
 UNKNOWN_CHANNEL_CODE = 10003
 UNKNOWN_USER_CODE = 10013
 CANNOT_SEND_TO_USER_CODE = 50007
+# Discord's documented global limit: 50 requests per second per bot
+GLOBAL_RATE = 50.0
+MAX_RATELIMIT_TIMEOUT = 5.0
 
 
 class _Client(discord.Client):
@@ -65,6 +69,8 @@ class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild metadata only: no privileged intents, no message content
+        # a rate limit longer than this raises (the row is rescheduled) instead of holding a slot
+        options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_TIMEOUT)
         super().__init__(
             intents=intents,
             # no message from this bot may ever ping anyone
@@ -146,6 +152,8 @@ class DiscordAdapter:
         self.api_base = settings.api_base.rstrip("/")
         self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
+        # every delivery request waits its turn: a DM is 2 requests, 1 with the cached channel
+        self.limiter = RateLimiter(settings.global_rate)
         self._ready = asyncio.Event()
         self._connection: asyncio.Task[None] | None = None
         self._attached = False
@@ -401,13 +409,17 @@ class DiscordAdapter:
             return []
         return [Reach("discord")]
 
-    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        """DM a user; reuses the cached DM channel, so a repeat DM is one request."""
+    async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
+        """DM a user; reuses the cached DM channel, so a repeat DM is one request.
+
+        ``key`` (the queued row's stable id) goes out as the message ``nonce`` with
+        ``enforce_nonce``: if this row reached Discord before (a crash, a timeout), Discord
+        returns that message instead of creating a second one."""
         kwargs = render(message)
         channel_id = recipient.dm_channel
         if channel_id is not None:
             try:
-                await self._guard(self._post(channel_id, kwargs))
+                await self._guard(self._post(channel_id, kwargs, key))
                 return Receipt(dm_channel=channel_id)
             except DeliveryError as exc:
                 if exc.reason != UNKNOWN_CHANNEL:
@@ -415,20 +427,25 @@ class DiscordAdapter:
                 # a stale cached channel: open the DM again below
         if not recipient.user_id.isdigit():
             raise DeliveryError(UNKNOWN_USER, f"not a Discord user id: {recipient.user_id!r}")
+        await self.limiter.acquire()
         data = await self._guard(self.client.http.start_private_message(int(recipient.user_id)))
         channel_id = str(data["id"])
-        await self._guard(self._post(channel_id, kwargs))
+        await self._guard(self._post(channel_id, kwargs, key))
         return Receipt(dm_channel=channel_id)
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
         """Post an insight embed into a theme channel; mentions are disabled."""
         if not channel.isdigit():
             raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
         kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
-        await self._guard(self._post(channel, kwargs))
+        await self._guard(self._post(channel, kwargs, key))
 
-    async def _post(self, channel_id: str, kwargs: dict[str, Any]) -> discord.Message:
+    async def _post(self, channel_id: str, kwargs: dict[str, Any], key: str | None = None) -> discord.Message:
+        await self.limiter.acquire()
         channel = self.client.get_partial_messageable(int(channel_id))
+        if key is not None:
+            # discord.py sends enforce_nonce: true with every nonce
+            return await channel.send(**kwargs, nonce=key)
         return await channel.send(**kwargs)
 
     @staticmethod
@@ -449,8 +466,9 @@ class DiscordAdapter:
         except discord.DiscordServerError as exc:
             raise DeliveryError(PLATFORM_ERROR, f"Discord {exc.status}", retryable=True) from exc
         except discord.RateLimited as exc:
+            # longer than max_ratelimit_timeout: the row goes back to the queue until then
             raise DeliveryError(
-                PLATFORM_ERROR, f"rate limited for {exc.retry_after:.0f} s", retryable=True
+                PLATFORM_ERROR, f"rate limited for {exc.retry_after:.0f} s", retry_after=exc.retry_after
             ) from exc
         except discord.HTTPException as exc:
             if exc.code == CANNOT_SEND_TO_USER_CODE:  # sometimes a 400 rather than a 403

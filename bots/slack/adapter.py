@@ -33,6 +33,7 @@ from shared.commands import COMMANDS, CommandLineError, parse_line
 from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message, refusal
+from shared.pacing import AdaptivePacer
 from shared.port import (
     CANNOT_DM_BOT,
     PLATFORM_ERROR,
@@ -51,6 +52,11 @@ EVENTS_PATH = "/slack/events"
 USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
+SEND_TIMEOUT = 10.0
+# the message metadata every delivery carries: the queued row's key
+METADATA_EVENT = "roundtable_delivery"
+# how many recent messages of a conversation are searched for a row's key
+HISTORY_LOOKBACK = 100
 
 # Slack errors that mean the person cannot be reached, and those that mean the channel is gone
 _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_inactive_user"}
@@ -95,9 +101,22 @@ def _transient(exc: BaseException) -> bool:
 NETWORK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds Slack asks to wait after a 429, or None when it is not a rate limit."""
+    if not isinstance(exc, SlackApiError) or (_status(exc) != 429 and _error_code(exc) != "ratelimited"):
+        return None
+    try:
+        return max(float(exc.response.headers.get("Retry-After", 1)), 0.0)
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+
+
 def _delivery_error(exc: BaseException, *, to_channel: str | None) -> DeliveryError:
     """Slack's answer to a DM (``to_channel`` None) or a channel post, as the core's reason."""
     code = _error_code(exc)
+    wait = _retry_after(exc)
+    if wait is not None:
+        return DeliveryError(PLATFORM_ERROR, f"{code}, retry after {wait:g}s", retry_after=wait)
     if not isinstance(exc, SlackApiError):
         return DeliveryError(PLATFORM_ERROR, code, retryable=True)
     if to_channel is None:
@@ -142,6 +161,15 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
+        # sends have a client of their own: no retries that sleep inside a send (the
+        # dispatcher reschedules the row) and a short timeout; 429s pace the lane
+        self.delivery = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self.api_url,
+            timeout=SEND_TIMEOUT,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
+        self.pacer = AdaptivePacer()
         self.app = AsyncApp(
             client=self.client,
             # Socket Mode requests are not signed; HTTP mode refuses to start without a secret
@@ -289,40 +317,88 @@ class SlackAdapter:
             return []
         return [Reach("slack", workspace=self.team_id)]
 
-    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        """A DM through chat.postMessage to the user (Slack opens the DM itself)."""
+    async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
+        """A DM through chat.postMessage to the user (Slack opens the DM itself).
+
+        ``key`` (the queued row's stable id) rides along as message metadata, so that
+        :meth:`find_sent` can tell later whether this row reached the conversation."""
         channel = recipient.dm_channel or recipient.user_id
         try:
-            response = await self._post(channel, render.fallback(message), render.blocks(message))
+            response = await self._post(channel, render.fallback(message), render.blocks(message), key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             if recipient.dm_channel and _error_code(exc) == "channel_not_found":
                 # the cached DM channel went stale; the user id always reaches the person
                 fresh = Recipient(
                     recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
                 )
-                return await self.send_direct(fresh, message)
+                return await self.send_direct(fresh, message, key=key)
             raise _delivery_error(exc, to_channel=None) from exc
         return Receipt(dm_channel=str(response.get("channel") or "") or None)
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
         """Post an insight into a theme channel; join it first if it is public and we are not in."""
         blocks, text = render.insight_blocks(post), render.insight_fallback(post)
         try:
             try:
-                await self._post(channel, text, blocks)
+                await self._post(channel, text, blocks, key)
             except SlackApiError as exc:
                 if _error_code(exc) != "not_in_channel":
                     raise
-                await self.client.conversations_join(channel=channel)
-                await self._post(channel, text, blocks)
+                await self.delivery.conversations_join(channel=channel)
+                await self._post(channel, text, blocks, key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             raise _delivery_error(exc, to_channel=channel) from exc
 
-    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
-        # never link_names / parse=full: those would turn typed "@here" into a real mention
-        return await self.client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-        )
+    async def find_sent(self, key: str, *, recipient: Recipient | None, channel: str | None) -> bool:
+        """Whether a message carrying ``key`` in its metadata is in the conversation already.
+
+        Asked before re-sending a row whose fate is unknown (a crash or a timeout mid-send);
+        Slack has no idempotency key, so the conversation's recent history is the record."""
+        try:
+            if channel is None:
+                assert recipient is not None
+                channel = recipient.dm_channel
+                if channel is None:
+                    await self.pacer.acquire()
+                    opened = await self.delivery.conversations_open(users=recipient.user_id)
+                    channel = str(opened["channel"]["id"])
+            await self.pacer.acquire()
+            history = await self.delivery.conversations_history(
+                channel=channel, include_all_metadata=True, limit=HISTORY_LOOKBACK
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            if _error_code(exc) in ("channel_not_found", "not_in_channel"):
+                return False  # nothing was ever posted there
+            error = _delivery_error(exc, to_channel=channel)
+            if error.retry_after is not None:
+                self.pacer.throttled(error.retry_after)
+            raise DeliveryError(error.reason, error.detail, retryable=True) from exc
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("row") == key
+            ):
+                return True
+        return False
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], key: str | None = None
+    ) -> Any:
+        await self.pacer.acquire()
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"row": key}}
+        try:
+            # never link_names / parse=full: those would turn typed "@here" into a real mention
+            return await self.delivery.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, **extra
+            )
+        except SlackApiError as exc:
+            wait = _retry_after(exc)
+            if wait is not None:
+                self.pacer.throttled(wait)
+            raise
 
     # ---- listeners -------------------------------------------------------------
 

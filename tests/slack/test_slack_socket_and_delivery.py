@@ -136,15 +136,17 @@ async def test_dm_failures_map_to_reasons(
     assert [r.args["channel"] for r in standin.calls("chat.postMessage")][-2:] == ["DGONE0001", ALICE]
 
 
-async def test_rate_limits_past_the_retries_are_retryable_platform_errors(
+async def test_a_rate_limit_is_rescheduled_not_slept_on_and_slows_the_lane(
     sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
     bot = SlackAdapter(sqlite_core, slack_settings)
-    standin.rate_limit("chat.postMessage", times=10, retry_after=0)
+    standin.rate_limit("chat.postMessage", times=10, retry_after=3)
     with pytest.raises(DeliveryError) as limited:
         await bot.send_direct(recipient(ALICE), Message("hi"))
     assert (limited.value.reason, limited.value.retryable) == (PLATFORM_ERROR, True)
-    assert len(standin.calls("chat.postMessage")) == 4  # the first try and three retries
+    assert limited.value.retry_after == 3 and limited.value.sent is False
+    assert len(standin.calls("chat.postMessage")) == 1  # no sleeping retry inside the send
+    assert bot.pacer.rate is not None  # paced from now on, faster again step by step
 
 
 async def test_insight_posts_join_public_channels_and_report_missing_ones(
