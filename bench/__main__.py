@@ -17,6 +17,7 @@ from bench.figures import Figure, Options
 # one line per benchmark module; each has ``async def measure(options) -> list[Figure]``
 MODULES = [
     "bench.dispatch",
+    "bench.delivery",
 ]
 
 

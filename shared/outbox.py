@@ -155,7 +155,6 @@ async def skip_superseded(
     gets one message. One set-based statement, driven by the reminders that fell due after
     ``since`` (None: all of them), so its cost follows what became due, not the queue."""
     later = outbox.alias("later")
-    earlier = outbox.alias("earlier")
     driving = [
         later.c.state.in_((PENDING, SENDING)),
         later.c.platform == platform,
@@ -165,25 +164,25 @@ async def skip_superseded(
     ]
     if since is not None:
         driving.append(later.c.due_at > since)
-    superseded = (
-        select(earlier.c.id)
-        .select_from(
-            later.join(
-                earlier,
-                and_(
-                    earlier.c.person_id == later.c.person_id,
-                    earlier.c.session_id == later.c.session_id,
-                    earlier.c.kind == "reminder",
-                    earlier.c.state == PENDING,
-                    earlier.c.due_at < later.c.due_at,
-                ),
-            )
-        )
+    # the registrations whose latest due reminder fell due: each drives an index lookup of
+    # its earlier ones (UPDATE … FROM, on both databases), never a scan of the pending rows
+    latest = (
+        select(later.c.person_id, later.c.session_id, func.max(later.c.due_at).label("latest"))
         .where(and_(*driving))
+        .group_by(later.c.person_id, later.c.session_id)
+        .subquery("latest")
     )
     result = await conn.execute(
         update(outbox)
-        .where(and_(outbox.c.id.in_(superseded), outbox.c.state == PENDING))
+        .where(
+            and_(
+                outbox.c.person_id == latest.c.person_id,
+                outbox.c.session_id == latest.c.session_id,
+                outbox.c.kind == "reminder",
+                outbox.c.state == PENDING,
+                outbox.c.due_at < latest.c.latest,
+            )
+        )
         .values(state=SKIPPED, reason="superseded", finished_at=now)
     )
     return result.rowcount or 0
