@@ -164,8 +164,35 @@ async def skip_superseded(
     ]
     if since is not None:
         driving.append(later.c.due_at > since)
-    # the registrations whose latest due reminder fell due: each drives an index lookup of
-    # its earlier ones (UPDATE … FROM, on both databases), never a scan of the pending rows
+    if conn.dialect.name == "sqlite":
+        # SQLite drives from the reminders that fell due (the range), then looks up their
+        # registration's earlier ones by index, then updates those rows by rowid; a
+        # ``state = 'pending'`` test on the updated table would make it scan every pending row
+        earlier = outbox.alias("earlier")
+        superseded = (
+            select(earlier.c.id)
+            .select_from(
+                later.join(
+                    earlier,
+                    and_(
+                        earlier.c.person_id == later.c.person_id,
+                        earlier.c.session_id == later.c.session_id,
+                        earlier.c.kind == "reminder",
+                        earlier.c.state == PENDING,
+                        earlier.c.due_at < later.c.due_at,
+                    ),
+                )
+            )
+            .where(and_(*driving))
+        )
+        result = await conn.execute(
+            update(outbox)
+            .where(outbox.c.id.in_(superseded))
+            .values(state=SKIPPED, reason="superseded", finished_at=now)
+        )
+        return result.rowcount or 0
+    # PostgreSQL: each registration whose latest reminder fell due drives an index lookup of
+    # its earlier ones (UPDATE … FROM); an IN (subquery) may become a semi-join over the table
     latest = (
         select(later.c.person_id, later.c.session_id, func.max(later.c.due_at).label("latest"))
         .where(and_(*driving))
@@ -244,9 +271,11 @@ async def claim(
                 .cte("due")
                 .prefix_with("MATERIALIZED")
             )
+            # no state test out here: the CTE chose pending rows under a row lock (PostgreSQL)
+            # or the write lock (SQLite), and on SQLite such a test scans every pending row
             result = await conn.execute(
                 update(outbox)
-                .where(and_(outbox.c.id.in_(select(due.c.id)), outbox.c.state == PENDING))
+                .where(outbox.c.id.in_(select(due.c.id)))
                 .values(
                     state=SENDING,
                     claimed_by=claimer,

@@ -478,3 +478,40 @@ async def test_manage_server_elsewhere_grants_nothing(bot: DiscordAdapter, stand
     assert not asked(None, True)
     bot.guild_id = None  # with no event server configured, nobody on Discord is an organizer
     assert not asked(event_server, True)
+
+
+async def test_a_row_sent_twice_with_its_nonce_is_one_message(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    """enforce_nonce: a re-send of the same row (after a crash or a timeout) returns the first message."""
+    alice = standin.add_user("alice")
+    recipient = Recipient("discord", standin.guild_id, alice.id, "Alice")
+    first = await bot.send_direct(recipient, Message(text="hello", ephemeral=False), key="rt41")
+    again = Recipient("discord", standin.guild_id, alice.id, "Alice", dm_channel=first.dm_channel)
+    await bot.send_direct(again, Message(text="hello", ephemeral=False), key="rt41")
+    await bot.send_direct(again, Message(text="other", ephemeral=False), key="rt42")
+    assert [text_of(b) for b in standin.dm_bodies(alice)] == ["hello", "other"]
+    posts = standin.find("POST", r"/channels/\d+/messages")
+    assert [(p.json["nonce"], p.json["enforce_nonce"]) for p in posts] == [("rt41", True)] * 2 + [
+        ("rt42", True)
+    ]
+
+
+async def test_a_long_rate_limit_becomes_a_rescheduled_row(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    """Past max_ratelimit_timeout discord.py raises; the send ends at once with the wait to reschedule."""
+    alice = standin.add_user("alice")
+    recipient = Recipient("discord", standin.guild_id, alice.id, "Alice")
+    data = await bot.client.http.start_private_message(int(alice.id))
+    standin.rate_limit_next("POST", rf"/channels/{data['id']}/messages", retry_after=120)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(DeliveryError) as info:
+        await bot.send_direct(
+            Recipient("discord", standin.guild_id, alice.id, "Alice", dm_channel=str(data["id"])),
+            Message(text="hello", ephemeral=False),
+            key="rt7",
+        )
+    assert asyncio.get_running_loop().time() - started < 5
+    assert info.value.retry_after == pytest.approx(120, abs=1) and info.value.sent is False
+    assert standin.dm_bodies(alice) == [] and recipient.user_id == alice.id

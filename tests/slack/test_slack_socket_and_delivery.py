@@ -185,3 +185,21 @@ async def test_start_follows_slack_mode_and_serves_http_on_port(
         assert not standin.calls("apps.connections.open")  # no websocket in HTTP mode
     finally:
         await bot.close()
+
+
+async def test_deliveries_carry_their_row_in_metadata_and_can_be_found_again(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    receipt = await bot.send_direct(recipient(ALICE), Message("hi"), key="rt5")
+    [sent] = standin.calls("chat.postMessage")
+    assert sent.args["metadata"] == {"event_type": "roundtable_delivery", "event_payload": {"row": "rt5"}}
+    # before re-sending a row whose fate is unknown: found by its key, with or without a cached channel
+    assert await bot.find_sent("rt5", recipient=recipient(ALICE, receipt.dm_channel), channel=None)
+    assert await bot.find_sent("rt5", recipient=recipient(ALICE), channel=None)
+    assert not await bot.find_sent("rt6", recipient=recipient(ALICE), channel=None)
+    assert not await bot.find_sent("rt5", recipient=recipient("UBOB0001"), channel=None)
+    [history] = standin.calls("conversations.history")[:1]
+    assert history.args["include_all_metadata"] in (True, 1, "1", "true")
+    await bot.post_insight(THEME_CHANNEL, post(), key="rt9")
+    assert await bot.find_sent("rt9", recipient=None, channel=THEME_CHANNEL)
