@@ -21,6 +21,8 @@ from shared.program import Program
 log = logging.getLogger("roundtable")
 
 CLOSE_TIMEOUT = 2.0
+# the exit code when a running adapter lost its platform for good (see RECONNECT_WITHIN)
+DIED = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,7 +89,8 @@ async def _close_all(adapters: list[Adapter], grace: float = 0.5) -> None:
 async def run(core: Roundtable, chosen: list[Chosen]) -> int:
     """Start the chosen adapters side by side, serve until a signal or until one ends, then stop.
 
-    Returns the exit code: 0 after a clean stop, 2 when no adapter could start.
+    Returns the exit code: 0 after a clean stop, 2 when no adapter could start, 3 when a
+    running adapter lost its connection and could not get it back in time.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -143,9 +146,16 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
         "Roundtable is running with %s. Stop with Ctrl-C or SIGTERM.",
         ", ".join(a.label for a in adapters),
     )
-    waits = {asyncio.ensure_future(a.wait()) for a in adapters}
+    core.adapters = list(adapters)
+    waits = {asyncio.ensure_future(a.wait()): a for a in adapters}
     stopped = asyncio.ensure_future(stop.wait())
-    await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({stopped, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for waiting, adapter in waits.items():
+        if waiting in done and not waiting.cancelled() and waiting.exception() is not None:
+            # a connection lost for good: exit non-zero so that the host restarts the process
+            log.error("The %s adapter stopped: %s", adapter.label, waiting.exception())
+            code = DIED
     for waiting in (stopped, *waits):
         waiting.cancel()
 
@@ -154,5 +164,5 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
     # the dispatcher first, while the platforms can still take what is in flight
     await core.stop(grace)
     await _close_all(adapters)
-    log.log(news, "Stopped.")
-    return 0
+    log.log(news, "Stopped." if code == 0 else f"Stopped (exit code {code}).")
+    return code

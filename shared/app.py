@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import Any
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
 from shared import program_sync, replies
@@ -47,6 +48,8 @@ class Roundtable:
             concurrency=settings.dispatch_concurrency,
             retries=settings.dispatch_retries,
         )
+        # the adapters `roundtable run` started, for health reports (each may have ``health()``)
+        self.adapters: list[Any] = []
 
     @classmethod
     async def open(

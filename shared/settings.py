@@ -34,10 +34,13 @@ class Settings(BaseSettings):
     insight_rate_limit: int = Field(default=3, ge=1)
     insight_rate_window: timedelta = timedelta(minutes=10)
 
-    # the reminder dispatcher: messages claimed and sent at once
+    # the reminder dispatcher: sends in flight per platform (each platform's lane)
     dispatch_concurrency: int = Field(default=8, ge=1, le=100)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
+    # a platform connection that is lost is reconnected with backoff; not back within this
+    # many seconds, `roundtable run` exits non-zero (3) so that its host restarts it
+    reconnect_within: float = Field(default=120.0, gt=0)
 
     @field_validator("insight_rate_window", mode="before")
     @classmethod

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +28,7 @@ from bots.discord.render import (
 )
 from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
 from shared.commands import COMMANDS
-from shared.errors import AdapterStartError
+from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import InsightPost, Message, refusal
@@ -61,6 +62,9 @@ CANNOT_SEND_TO_USER_CODE = 50007
 # Discord's documented global limit: 50 requests per second per bot
 GLOBAL_RATE = 50.0
 MAX_RATELIMIT_TIMEOUT = 5.0
+# reconnecting a lost gateway: the first wait, doubling up to the cap, with jitter
+RECONNECT_BASE = 1.0
+RECONNECT_CAP = 30.0
 
 
 class _Client(discord.Client):
@@ -84,7 +88,10 @@ class _Client(discord.Client):
         await self.adapter._after_login()
 
     async def on_ready(self) -> None:
-        self.adapter._ready.set()
+        self.adapter._came_up()
+
+    async def on_resumed(self) -> None:
+        self.adapter._came_up()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter._on_interaction(interaction)
@@ -156,6 +163,10 @@ class DiscordAdapter:
         self.limiter = RateLimiter(settings.global_rate)
         self._ready = asyncio.Event()
         self._connection: asyncio.Task[None] | None = None
+        self._closing = False
+        self._up_at = 0.0
+        self.state = "starting"
+        self.reconnect_within = core.settings.reconnect_within
         self._attached = False
         self.invite: str | None = None
 
@@ -208,12 +219,59 @@ class DiscordAdapter:
             log.warning("Discord gateway not ready after %.0f s; still trying", READY_TIMEOUT)
 
     async def _connect(self) -> None:
-        try:
-            await self.client.connect(reconnect=True)
-        except discord.ConnectionClosed as exc:
-            if exc.code == 4004:
-                raise AdapterStartError("Discord gateway refused DISCORD_TOKEN (close code 4004).") from exc
-            raise
+        """The gateway connection, supervised: if discord.py's own loop ends or raises (say, on
+        an event it failed to parse), log the cause at once and connect again with backoff;
+        not back within ``reconnect_within`` seconds, raise ``AdapterDied``."""
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        attempt = 0
+        while True:
+            began = loop.time()
+            try:
+                await self.client.connect(reconnect=True)
+                cause = "the gateway connection ended"
+            except discord.ConnectionClosed as exc:
+                if exc.code == 4004:
+                    raise AdapterStartError(
+                        "Discord gateway refused DISCORD_TOKEN (close code 4004)."
+                    ) from exc
+                if self.state == "starting":
+                    raise  # start() reports it
+                cause = f"the gateway closed the connection ({exc.code})"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.state == "starting":
+                    raise
+                cause = f"{type(exc).__name__}: {exc}"
+            if self._closing or self.client.is_closed() or self.state == "starting":
+                return
+            self.state = "reconnecting"
+            if self._ready.is_set() and self._up_at >= began:
+                down_since, attempt = None, 0  # it was up since the last attempt
+            self._ready.clear()
+            now = loop.time()
+            down_since = down_since if down_since is not None else now
+            if now - down_since > self.reconnect_within:
+                self.state = "down"
+                raise AdapterDied(
+                    f"the Discord gateway did not come back within {self.reconnect_within:g}s: {cause}"
+                )
+            delay = min(RECONNECT_CAP, RECONNECT_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            log.error("Discord: gateway connection lost (%s); reconnecting in %.1fs", cause, delay)
+            await asyncio.sleep(delay)
+
+    def _came_up(self) -> None:
+        self._up_at = asyncio.get_running_loop().time()
+        if self.state == "reconnecting":
+            log.warning("Discord: gateway connection is back")
+        self.state = "up"
+        self._ready.set()
+
+    def health(self) -> str:
+        """up | reconnecting | down | starting"""
+        return self.state
 
     async def _after_login(self) -> None:
         """After login, before the gateway: sync commands, log the invite URL, start delivering."""
@@ -250,13 +308,18 @@ class DiscordAdapter:
         log.info("Discord: %d slash commands synced to %s", len(payload), where)
 
     async def wait(self) -> None:
-        """Return when the gateway connection ends for good."""
+        """Return when the gateway connection ends; raise ``AdapterDied`` if it was lost for good."""
         if self._connection is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.shield(self._connection)
+            except AdapterDied:
+                raise
+            except Exception as exc:
+                raise AdapterDied(f"the Discord gateway task failed: {exc!r}") from exc
 
     async def close(self, grace: float = 0.5) -> None:
         """Stop delivering, then disconnect."""
+        self._closing = True
         if self._attached:
             self.core.detach(self)
             self._attached = False

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 from bots.slack import render, views
 from bots.slack.settings import SlackSettings
 from shared.commands import COMMANDS, CommandLineError, parse_line
-from shared.errors import AdapterStartError
+from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.messages import InsightPost, Message, refusal
 from shared.pacing import AdaptivePacer
@@ -53,6 +54,10 @@ USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
 SEND_TIMEOUT = 10.0
+# Socket Mode supervision: how often the connection is checked, and the reconnect backoff
+WATCH_EVERY = 2.0
+RECONNECT_BASE = 1.0
+RECONNECT_CAP = 30.0
 # the message metadata every delivery carries: the queued row's key
 METADATA_EVENT = "roundtable_delivery"
 # how many recent messages of a conversation are searched for a row's key
@@ -183,6 +188,10 @@ class SlackAdapter:
         self.bot_user_id: str | None = None
         self._connected = False
         self._attached = False
+        self.state = "starting"
+        self.reconnect_within = core.settings.reconnect_within
+        self._failure: str | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._users: dict[str, tuple[dict[str, Any] | None, float]] = {}
@@ -217,7 +226,55 @@ class SlackAdapter:
             await self.start_socket()
 
     async def wait(self) -> None:
+        """Return when closed; raise ``AdapterDied`` if the Socket Mode connection was lost for good."""
         await self._closed.wait()
+        if self._failure is not None:
+            raise AdapterDied(self._failure)
+
+    def health(self) -> str:
+        """up | reconnecting | down | starting"""
+        return self.state
+
+    async def _watch_socket(self) -> None:
+        """Socket Mode, supervised: a lost connection is logged at once and opened again with
+        backoff; not back within ``reconnect_within`` seconds, the adapter ends (``wait`` raises)."""
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        attempt = 0
+        while self._socket is not None:
+            await asyncio.sleep(WATCH_EVERY if down_since is None else 0)
+            socket = self._socket
+            if socket is None:
+                return
+            try:
+                up = await socket.client.is_connected()
+                cause = "the Socket Mode connection dropped"
+            except Exception as exc:
+                up, cause = False, f"{type(exc).__name__}: {exc}"
+            if up:
+                if down_since is not None:
+                    log.warning("Slack: the Socket Mode connection is back")
+                down_since, attempt, self.state = None, 0, "up"
+                continue
+            now = loop.time()
+            if down_since is None:
+                down_since = now
+                self.state = "reconnecting"
+                log.error("Slack: %s; reconnecting", cause)
+            if now - down_since > self.reconnect_within:
+                self.state = "down"
+                self._failure = (
+                    f"the Slack Socket Mode connection did not come back within {self.reconnect_within:g}s"
+                )
+                self._closed.set()
+                return
+            try:
+                await asyncio.wait_for(socket.client.connect_to_new_endpoint(force=True), CONNECT_TIMEOUT)
+            except Exception as exc:
+                log.warning("Slack: reconnecting failed: %s", exc or type(exc).__name__)
+            delay = min(RECONNECT_CAP, RECONNECT_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            await asyncio.sleep(delay)
 
     async def start_socket(self) -> None:
         """Connect over Socket Mode (no public URL needed) and start delivering."""
@@ -252,6 +309,7 @@ class SlackAdapter:
                 f"The Socket Mode connection did not open within {CONNECT_TIMEOUT:.0f}s"
             ) from exc
         self._go_live()
+        self._watcher = asyncio.create_task(self._watch_socket(), name="slack-socket-watch")
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
         """Serve Slack's requests at ``/slack/events``; returns the port (``0`` picks a free one)."""
@@ -279,6 +337,7 @@ class SlackAdapter:
 
     def _go_live(self) -> None:
         self._connected = True
+        self.state = "up"
         if not self._attached:
             self.core.attach(self)
             self._attached = True
@@ -287,6 +346,10 @@ class SlackAdapter:
         """Stop taking requests and delivering (the core keeps undelivered messages queued)."""
         self._connected = False
         self._closed.set()
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            if watcher is not asyncio.current_task():
+                watcher.cancel()
         if self._attached:
             self.core.detach(self)
             self._attached = False
@@ -306,9 +369,18 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text="ok" if self._connected else "starting", status=200 if self._connected else 503
+        """Every adapter of the process with its real state; 200 only when all are up."""
+        states = {}
+        for adapter in self.core.adapters or [self]:
+            probe = getattr(adapter, "health", None)
+            states[adapter.platform] = probe() if probe else "up"
+        if not self._connected:
+            states[self.platform] = "starting" if self.state == "starting" else self.state
+        healthy = all(state == "up" for state in states.values())
+        text = ("ok" if healthy else "unhealthy") + "".join(
+            f"\n{name}: {state}" for name, state in states.items()
         )
+        return web.Response(text=text, status=200 if healthy else 503)
 
     # ---- DeliveryPort ----------------------------------------------------------
 

@@ -515,3 +515,45 @@ async def test_a_long_rate_limit_becomes_a_rescheduled_row(
     assert asyncio.get_running_loop().time() - started < 5
     assert info.value.retry_after == pytest.approx(120, abs=1) and info.value.sent is False
     assert standin.dm_bodies(alice) == [] and recipient.user_id == alice.id
+
+
+async def test_an_unparseable_gateway_event_is_survived(
+    standin: DiscordStandin,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """discord.py's gateway loop ends on an event it cannot parse: the adapter says so and reconnects."""
+    import bots.discord.adapter as discord_adapter
+
+    monkeypatch.setattr(discord_adapter, "RECONNECT_BASE", 0.1)
+    identifies = len(standin.identifies)
+    await standin.dispatch("CHANNEL_CREATE", {"type": 0, "guild_id": standin.guild_id})  # no id: KeyError
+    await standin.wait_for(lambda: len(standin.identifies) > identifies, within=10)
+    assert any("gateway connection lost" in r.getMessage() for r in caplog.records)
+    from tests.support import until
+
+    await until(lambda: bot.health() == "up", limit=10, what="the gateway back up")
+    alice = standin.add_user("alice")
+    body = await standin.wait_answer(await standin.slash(alice, "schedule"))
+    assert body
+
+
+async def test_a_gateway_that_stays_down_ends_the_adapter(
+    standin: DiscordStandin, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bots.discord.adapter as discord_adapter
+    from shared.errors import AdapterDied
+
+    monkeypatch.setattr(discord_adapter, "RECONNECT_BASE", 0.05)
+    bot.reconnect_within = 0.5
+    standin.send_ready = False  # identifies, never ready again
+
+    async def refuse(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(bot.client, "connect", refuse)
+    await standin.dispatch("CHANNEL_CREATE", {"type": 0, "guild_id": standin.guild_id})
+    with pytest.raises(AdapterDied):
+        await asyncio.wait_for(bot.wait(), 10)
+    assert bot.health() == "down"

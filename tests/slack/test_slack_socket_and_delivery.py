@@ -180,9 +180,75 @@ async def test_start_follows_slack_mode_and_serves_http_on_port(
     await bot.start()
     try:
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            assert (resp.status, await resp.text()) == (200, "ok")
+            assert (resp.status, await resp.text()) == (200, "ok\nslack: up")
         assert bot.reach() == [Reach("slack", workspace=standin.team_id)]
         assert not standin.calls("apps.connections.open")  # no websocket in HTTP mode
+
+        class Gateway:  # another adapter of the process, whose connection is away
+            platform = "discord"
+
+            def health(self) -> str:
+                return "reconnecting"
+
+        sqlite_core.adapters = [bot, Gateway()]
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status == 503
+            assert await resp.text() == "unhealthy\nslack: up\ndiscord: reconnecting"
+    finally:
+        await bot.close()
+
+
+async def test_a_dropped_socket_is_reported_and_reopened(
+    sqlite_core: Roundtable,
+    slack_settings: SlackSettings,
+    standin: SlackStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import bots.slack.adapter as slack_adapter
+    from tests.support import until
+
+    monkeypatch.setattr(slack_adapter, "WATCH_EVERY", 0.05)
+    monkeypatch.setattr(slack_adapter, "RECONNECT_BASE", 0.05)
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start_socket()
+    try:
+        bot._socket.client.auto_reconnect_enabled = False  # type: ignore[union-attr]  # ours alone
+        opened = len(standin.calls("apps.connections.open"))
+        for ws in list(standin._sockets):
+            await ws.close()
+        await until(lambda: bot.health() == "reconnecting", limit=5, what="the drop noticed")
+        assert any("Socket Mode connection dropped" in r.getMessage() for r in caplog.records)
+        await until(lambda: bot.health() == "up", limit=10, what="the socket back")
+        assert len(standin.calls("apps.connections.open")) > opened
+    finally:
+        await bot.close()
+
+
+async def test_a_socket_that_stays_down_ends_the_adapter(
+    sqlite_core: Roundtable,
+    slack_settings: SlackSettings,
+    standin: SlackStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import bots.slack.adapter as slack_adapter
+    from shared.errors import AdapterDied
+
+    monkeypatch.setattr(slack_adapter, "WATCH_EVERY", 0.05)
+    monkeypatch.setattr(slack_adapter, "RECONNECT_BASE", 0.05)
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    bot.reconnect_within = 0.3
+    await bot.start_socket()
+    try:
+        bot._socket.client.auto_reconnect_enabled = False  # type: ignore[union-attr]
+        standin.fail("apps.connections.open", "internal_error", times=None)
+        for ws in list(standin._sockets):
+            await ws.close()
+        with pytest.raises(AdapterDied):
+            await asyncio.wait_for(bot.wait(), 10)
+        assert bot.health() == "down"
     finally:
         await bot.close()
 
