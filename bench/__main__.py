@@ -18,6 +18,7 @@ from bench.figures import Figure, Options
 MODULES = [
     "bench.dispatch",
     "bench.delivery",
+    "bench.lanes",
     "bench.drill",
 ]
 

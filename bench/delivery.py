@@ -51,7 +51,17 @@ class CountingPort:
         self.sent += 1
 
 
-async def fill(core: Roundtable, count: int, due: datetime, start: int = 0) -> None:
+async def fill(
+    core: Roundtable,
+    count: int,
+    due: datetime,
+    start: int = 0,
+    *,
+    platform: str = "console",
+    workspace: str = "local",
+    user=lambda i: f"p{i}",
+    dm=lambda i: f"D{i}",
+) -> None:
     """``count`` people following the open session, each with one reminder due at ``due``."""
     now = due - timedelta(days=2)
     async with core.db.transaction() as conn:
@@ -67,11 +77,11 @@ async def fill(core: Roundtable, count: int, due: datetime, start: int = 0) -> N
                     {
                         "id": i,
                         "person_id": i,
-                        "platform": "console",
-                        "workspace": "local",
-                        "user_id": f"p{i}",
+                        "platform": platform,
+                        "workspace": workspace,
+                        "user_id": user(i),
                         "display_name": f"P{i}",
-                        "dm_channel": f"D{i}",
+                        "dm_channel": dm(i),
                         "created_at": now,
                     }
                     for i in ids
@@ -99,9 +109,9 @@ async def fill(core: Roundtable, count: int, due: datetime, start: int = 0) -> N
                         "session_id": "roundtable",
                         "person_id": i,
                         "identity_id": i,
-                        "platform": "console",
-                        "workspace": "local",
-                        "recipient": f"p{i}",
+                        "platform": platform,
+                        "workspace": workspace,
+                        "recipient": user(i),
                         "offset_seconds": 86400,
                         "due_at": due,
                         "state": "pending",

@@ -438,10 +438,9 @@ class Dispatcher:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         if task is not None:
-            done, _ = await asyncio.wait({task}, timeout=grace)
-            if not done:
-                task.cancel()
-                await asyncio.gather(task, return_exceptions=True)
+            # the loop ends at its next look at the queue; it is never cancelled inside a
+            # transaction (that can leave SQLite's write lock, or claimed rows, behind)
+            await asyncio.wait({task}, timeout=grace)
         sends = [send for lane in self.lanes.values() for send in lane.sends]
         if sends:
             _, pending = await asyncio.wait(sends, timeout=max(deadline - loop.time(), 0.001))
@@ -449,6 +448,11 @@ class Dispatcher:
                 send.cancel()
             if pending:
                 await asyncio.wait(pending, timeout=STOP_TIMEOUT)
+        if task is not None and not task.done():
+            done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
+            if not done:  # the database does not answer: give up on it
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self._settle(), STOP_TIMEOUT)
         if self._renewer is not None:

@@ -35,7 +35,7 @@ class Settings(BaseSettings):
     insight_rate_window: timedelta = timedelta(minutes=10)
 
     # the reminder dispatcher: sends in flight per platform (each platform's lane)
-    dispatch_concurrency: int = Field(default=8, ge=1, le=100)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=100)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
     # a platform connection that is lost is reconnected with backoff; not back within this

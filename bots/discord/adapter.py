@@ -61,6 +61,9 @@ UNKNOWN_USER_CODE = 10013
 CANNOT_SEND_TO_USER_CODE = 50007
 # Discord's documented global limit: 50 requests per second per bot
 GLOBAL_RATE = 50.0
+# pace a little under the limit: discord.py's own retries and the replies to commands
+# share it, and a 429 counts towards Discord's invalid-request limit
+RATE_HEADROOM = 0.95
 MAX_RATELIMIT_TIMEOUT = 5.0
 # reconnecting a lost gateway: the first wait, doubling up to the cap, with jitter
 RECONNECT_BASE = 1.0
@@ -160,7 +163,7 @@ class DiscordAdapter:
         self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
         # every delivery request waits its turn: a DM is 2 requests, 1 with the cached channel
-        self.limiter = RateLimiter(settings.global_rate)
+        self.limiter = RateLimiter(settings.global_rate * RATE_HEADROOM)
         self._ready = asyncio.Event()
         self._connection: asyncio.Task[None] | None = None
         self._closing = False

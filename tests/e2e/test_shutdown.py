@@ -174,6 +174,8 @@ async def setup(request, standin: DiscordStandin, slack: SlackStandIn, tmp_path:
         ROUNDTABLE_PROGRAM=str(program_file),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
+        # fewer sends in flight per platform than people on it: some are never started
+        DISPATCH_CONCURRENCY="8",
     )
     if request.param:
         env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url)

@@ -28,6 +28,9 @@ async def test_one_platform_hanging_never_holds_the_other(core, clock):
     discord, slack = Hanging(platform="discord"), RecordingPort(platform="slack")
     core.attach(discord)
     core.attach(slack)
+    core.dispatcher.concurrency = 8
+    for lane in core.dispatcher.lanes.values():
+        lane.window = 8
     for i in range(30):
         await core.register(person(f"d{i}", "discord", "g"), "roundtable")
         await core.register(person(f"s{i}", "slack", "T1"), "roundtable")
