@@ -22,6 +22,9 @@ MODULES = [
     "bench.slack_ack",
     "bench.discord_ack",
     "bench.consoles",
+    "bench.delivery",
+    "bench.lanes",
+    "bench.drill",
 ]
 
 

@@ -21,6 +21,10 @@ from shared.program import Program
 log = logging.getLogger("roundtable")
 
 CLOSE_TIMEOUT = 2.0
+# the exit code when a running adapter lost its platform for good (see RECONNECT_WITHIN)
+DIED = 3
+# the database cannot keep what it is given (a vanished SQLite file, a read-only disk)
+STORAGE_LOST = 3
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,7 +105,8 @@ async def _close_all(adapters: list[Adapter], grace: float = 0.5) -> None:
 async def run(core: Roundtable, chosen: list[Chosen]) -> int:
     """Start the chosen adapters side by side, serve until a signal or until one ends, then stop.
 
-    Returns the exit code: 0 after a clean stop, 2 when no adapter could start.
+    Returns the exit code: 0 after a clean stop, 2 when no adapter could start, 3 when a
+    running adapter lost its connection and could not get it back in time.
     """
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -157,10 +162,17 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
         "Roundtable is running with %s. Stop with Ctrl-C or SIGTERM.",
         ", ".join(a.label for a in adapters),
     )
-    waits = {asyncio.ensure_future(a.wait()) for a in adapters}
+    core.adapters = list(adapters)
+    waits = {asyncio.ensure_future(a.wait()): a for a in adapters}
     stopped = asyncio.ensure_future(stop.wait())
     failed = asyncio.ensure_future(core.failed.wait())
-    await asyncio.wait({stopped, failed, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    done, _ = await asyncio.wait({stopped, failed, *waits}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    for waiting, adapter in waits.items():
+        if waiting in done and not waiting.cancelled() and waiting.exception() is not None:
+            # a connection lost for good: exit non-zero so that the host restarts the process
+            log.error("The %s adapter stopped: %s", adapter.label, waiting.exception())
+            code = DIED
     for waiting in (stopped, failed, *waits):
         waiting.cancel()
 
@@ -171,6 +183,6 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
     await _close_all(adapters)
     if core.failed.is_set():
         log.error("Stopped: %s", core.failure)
-        return 3
-    log.log(news, "Stopped.")
-    return 0
+        return STORAGE_LOST
+    log.log(news, "Stopped." if code == 0 else f"Stopped (exit code {code}).")
+    return code

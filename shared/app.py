@@ -11,6 +11,7 @@ import contextlib
 import logging
 import time
 from datetime import datetime, timedelta
+from typing import Any
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
 from shared import feedback, notices, privacy, program_sync, questions, replies
@@ -62,6 +63,8 @@ class Roundtable:
         )
         # the adapters acknowledge first and queue the work here
         self.work = WorkQueue(workers=settings.inbound_workers, bound=settings.inbound_queue)
+        # the adapters `roundtable run` started, for health reports (each may have ``health()``)
+        self.adapters: list[Any] = []
 
     @classmethod
     async def open(

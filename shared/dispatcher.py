@@ -1,18 +1,27 @@
-"""The reminder dispatcher: sleeps until the next due message, sends due ones through the ports.
+"""The reminder dispatcher: one lane per platform, each a sliding window of sends.
 
-Delivery is at most once: a row is claimed (``sending``) before the platform is called and
-is never claimed again, whatever happens next.
+A claim is a lease of a few seconds (``LEASE``), renewed while the sends are in flight. If a
+dispatcher dies, the next one recovers its rows once the lease runs out (within 30 s) and
+marks them ``unsure``: before sending one again it makes sure the platform does not have it
+(the port sends a stable key the platform deduplicates on, or looks the key up in what the
+conversation holds). A port that cannot deduplicate fails such a row
+as ``interrupted`` instead: at most once. See "Delivery guarantees" in the README.
+
+Faults stay local: a retryable failure goes back to the queue with a later due time
+(exponential, jittered, capped) and frees its slot at once; every platform call has a
+timeout; each platform has its own lane, so one platform's outage never holds the other's.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import inspect
 import logging
 import os
+import random
 import socket
 import uuid
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.engine import Row
@@ -20,27 +29,59 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import notices, outbox, people
 from shared.clock import Clock
-from shared.identity import Reach
+from shared.identity import Reach, Recipient
 from shared.port import PLATFORM_ERROR, DeliveryError, DeliveryPort
 from shared.program import Program
 from shared.store.database import Database
 
 log = logging.getLogger(__name__)
 
-LEASE = timedelta(minutes=10)
+LEASE = outbox.LEASE
+# how often (in real seconds) a dispatcher with sends in flight renews its leases
+RENEW_EVERY = 4.0
+# how often expired leases of other dispatchers are looked for, at the least
+RECOVER_EVERY = timedelta(seconds=5)
 # a safety net: on SQLite, rows added by other processes cannot wake this one
 RECHECK = timedelta(minutes=5)
-RETRY_DELAYS = (1.0, 3.0, 9.0)
+# the first retry's delay; each next one doubles, up to the cap; with jitter
+RETRY_DELAYS = (2.0,)
+RETRY_CAP = 60.0
+# every platform call ends within this many seconds, or counts as a retryable failure
+SEND_TIMEOUT = 20.0
+# a database error while preparing a row: try it again this much later
+HICCUP = timedelta(seconds=1)
 # after the grace and the interrupted sends, how long the loop may take to record them and end
 STOP_TIMEOUT = 5.0
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
-    state: str
-    reason: str | None = None
-    detail: str | None = None
-    dm_channel: str | None = None
+def key_of(row_id: int) -> str:
+    """The stable id a platform deduplicates on (short: some platforms cap it at 25 characters)."""
+    return f"rt{row_id}"
+
+
+def _accepts_key(method) -> bool:
+    try:
+        parameters = inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        return False
+    return "key" in parameters or any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+
+
+class Lane:
+    """One platform's sends: at most ``window`` in flight; a finished one frees its slot at once."""
+
+    def __init__(self, port: DeliveryPort, window: int) -> None:
+        self.port = port
+        self.platform = port.platform
+        self.window = window
+        self.sends: set[asyncio.Task[None]] = set()
+        self.lock = asyncio.Lock()
+        self.keyed = _accepts_key(port.send_direct) and _accepts_key(port.post_insight)
+        self.lookup = getattr(port, "find_sent", None)
+
+    @property
+    def free(self) -> int:
+        return self.window - len(self.sends)
 
 
 class Dispatcher:
@@ -53,6 +94,9 @@ class Dispatcher:
         concurrency: int = 8,
         retries: int = 3,
         retry_delays: tuple[float, ...] = RETRY_DELAYS,
+        retry_cap: float = RETRY_CAP,
+        send_timeout: float = SEND_TIMEOUT,
+        lease: timedelta = LEASE,
     ) -> None:
         self.db = db
         self.program = program
@@ -60,30 +104,39 @@ class Dispatcher:
         self.concurrency = concurrency
         self.retries = retries
         self.retry_delays = retry_delays
-        self.ports: dict[str, DeliveryPort] = {}
+        self.retry_cap = retry_cap
+        self.send_timeout = send_timeout
+        self.lease = lease
+        self.lanes: dict[str, Lane] = {}
         self.name = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self._wake = asyncio.Event()
         self._next: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._renewer: asyncio.Task[None] | None = None
         self._stopping = False
-        self._pass_lock = asyncio.Lock()
-        self._writing: set[asyncio.Task[None]] = set()
-        # the platform calls in flight: the only work stop() interrupts, never a transaction
-        self._sends: set[asyncio.Task[Outcome]] = set()
-        self._cut_off = False
+        # outcomes waiting to be written, a batch per transaction
+        self._results: list[outbox.Result] = []
+        self._flusher: asyncio.Task[None] | None = None
+        # per platform: up to when overdue reminders were checked for superseded ones
+        self._since: dict[str, datetime] = {}
         self._listener: AsyncConnection | None = None
 
     # -- ports -----------------------------------------------------------------------------
+    @property
+    def ports(self) -> dict[str, DeliveryPort]:
+        return {platform: lane.port for platform, lane in self.lanes.items()}
+
     def attach(self, port: DeliveryPort) -> None:
-        self.ports[port.platform] = port
+        self.lanes[port.platform] = Lane(port, self.concurrency)
         self.poke()
 
     def detach(self, port: DeliveryPort) -> None:
-        if self.ports.get(port.platform) is port:
-            del self.ports[port.platform]
+        lane = self.lanes.get(port.platform)
+        if lane is not None and lane.port is port:
+            del self.lanes[port.platform]
 
     def reaches(self) -> list[Reach]:
-        return [reach for port in self.ports.values() for reach in port.reach()]
+        return [reach for lane in self.lanes.values() for reach in lane.port.reach()]
 
     # -- waking ----------------------------------------------------------------------------
     def added(self, due_at: datetime | None = None) -> None:
@@ -98,7 +151,6 @@ class Dispatcher:
     async def start(self) -> None:
         if self._task is None:
             self._stopping = False
-            self._cut_off = False
             await self._listen()
             self._task = asyncio.create_task(self._run(), name="roundtable-dispatcher")
 
@@ -127,21 +179,29 @@ class Dispatcher:
                 await listener.close()
 
     async def _run(self) -> None:
+        next_recover: datetime | None = None
         while not self._stopping:
             # cleared before looking at the queue, so a wake-up that arrives meanwhile is kept
             self._wake.clear()
             try:
-                async with self.db.transaction() as conn:
-                    stale = await outbox.expire_stale(conn, self.clock.now(), LEASE)
-                if stale:
-                    log.warning("%d messages were claimed by a sender that stopped mid-send", stale)
-                await self.dispatch_due()
-                reaches = self.reaches()
+                now = self.clock.now()
+                if next_recover is None or now >= next_recover:
+                    await self.recover()
+                    next_recover = now + RECOVER_EVERY
+                for lane in list(self.lanes.values()):
+                    await self._fill(lane)
+                # a full lane wakes the loop when a slot frees; only lanes with room look ahead
+                open_reaches = [r for lane in self.lanes.values() if lane.free > 0 for r in lane.port.reach()]
                 async with self.db.transaction() as conn:
                     now = self.clock.now()
-                    due = await outbox.next_due(conn, reaches, now) if reaches else None
-                self._next = min(due, now + RECHECK) if due else now + RECHECK
+                    due = await outbox.next_due(conn, open_reaches, now)
+                    lease_end = await outbox.next_lease_end(conn, self.name)
+                horizon = now + RECHECK
+                if lease_end is not None:  # another dispatcher's claim may need recovering then
+                    horizon = min(horizon, max(lease_end + timedelta(milliseconds=1), next_recover))
+                self._next = min(due, horizon) if due else horizon
                 if self._stopping or (due is not None and due <= now):
+                    await asyncio.sleep(0)
                     continue
                 await self.clock.sleep_until(self._next, self._wake)
             except asyncio.CancelledError:
@@ -151,144 +211,252 @@ class Dispatcher:
                 log.exception("the dispatcher loop failed; trying again shortly")
                 await self.clock.sleep_until(self.clock.now() + timedelta(seconds=5), self._wake)
 
-    async def dispatch_due(self) -> int:
-        """Send everything due now; returns how many rows were handled.
+    async def recover(self) -> int:
+        """Put back in the queue what dispatchers that died had claimed (their lease ran out)."""
+        async with self.db.transaction() as conn:
+            count = await outbox.recover(conn, self.clock.now(), self.name)
+        if count:
+            log.warning("recovered %d messages claimed by a sender that stopped mid-send", count)
+            self.poke()
+        return count
 
-        Rows are claimed ``concurrency`` at a time and all of a claim is sent at once, so a
-        claimed row is never left waiting for a slot (a crash then loses no untouched row).
-        """
+    async def dispatch_due(self) -> int:
+        """Send everything due now and record the outcomes; returns how many rows were claimed."""
         handled = 0
-        async with self._pass_lock:
-            while not self._stopping:
-                reaches = self.reaches()
-                if not reaches:
+        while not self._stopping:
+            got = 0
+            for lane in list(self.lanes.values()):
+                got += await self._fill(lane)
+            handled += got
+            sends = [send for lane in self.lanes.values() for send in lane.sends]
+            if not sends:
+                if got == 0:
                     break
-                now = self.clock.now()
-                async with self.db.transaction() as conn:
-                    rows = await outbox.claim(conn, reaches, now, self.concurrency, self.name)
-                if not rows:
-                    break
-                await self._send_batch(rows)
-                handled += len(rows)
-                if len(rows) < self.concurrency:
-                    break
+                continue
+            await asyncio.wait(sends, return_when=asyncio.FIRST_COMPLETED)
+        await self._settle()
         return handled
 
-    async def _send_batch(self, rows: list[Row]) -> None:
-        started: set[int] = set()
-        tasks = [asyncio.create_task(self._deliver(row, started)) for row in rows]
-        try:
-            # every task runs to its end: none may go on sending after its row was handed back
-            results = await asyncio.gather(*tasks, return_exceptions=True)
-        except asyncio.CancelledError:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-            raise
-        finally:
-            unsent = [row.id for row in rows if row.id not in started]
-            if unsent:
-                await asyncio.shield(self._release(unsent))
-        for row, result in zip(rows, results, strict=True):
-            if isinstance(result, Exception):
-                log.error("message %s could not be handled: %r", row.id, result)
+    async def _settle(self) -> None:
+        """Wait until every outcome so far is written."""
+        while self._flusher is not None and not self._flusher.done():
+            await asyncio.shield(self._flusher)
 
-    async def _release(self, row_ids: list[int]) -> None:
-        async with self.db.transaction() as conn:
-            await outbox.release(conn, row_ids, self.name)
+    async def _fill(self, lane: Lane) -> int:
+        """Lease as many due rows as the lane has free slots, and start sending each at once."""
+        async with lane.lock:
+            free = lane.free
+            if free <= 0 or self._stopping or self.lanes.get(lane.platform) is not lane:
+                return 0
+            reaches = lane.port.reach()
+            if not reaches:
+                return 0
+            now = self.clock.now()
+            async with self.db.transaction() as conn:
+                await outbox.skip_superseded(conn, lane.platform, now, self._since.get(lane.platform))
+                rows = await outbox.claim(conn, reaches, now, free, self.name, self.lease)
+            self._since[lane.platform] = now
+            for row in rows:
+                send = asyncio.create_task(self._send(lane, row))
+                lane.sends.add(send)
+                send.add_done_callback(self._freed(lane))
+            if rows:
+                self._keep_leases()
+            return len(rows)
 
-    async def _record(self, row: Row, outcome: Outcome) -> None:
-        """Write an outcome even if we are being cancelled: the platform call is over."""
-        task = asyncio.create_task(self._write(row, outcome))
-        self._writing.add(task)
-        task.add_done_callback(self._writing.discard)
-        await asyncio.shield(task)
+    def _freed(self, lane: Lane):
+        def done(task: asyncio.Task[None]) -> None:
+            lane.sends.discard(task)
+            self._wake.set()
 
-    async def _write(self, row: Row, outcome: Outcome) -> None:
-        async with self.db.transaction() as conn:
-            await outbox.finish(
-                conn, row.id, self.name, outcome.state, self.clock.now(), outcome.reason, outcome.detail
-            )
-            if outcome.dm_channel and row.identity_id:
-                await people.remember_dm_channel(conn, row.identity_id, outcome.dm_channel)
+        return done
 
-    async def _deliver(self, row: Row, started: set[int]) -> None:
-        """Send one claimed row. Until ``started`` holds it, the row is handed back on failure."""
-        if self._stopping:
-            return
-        port = self.ports.get(row.platform)
-        if port is None:
-            return
-        now = self.clock.now()
-        async with self.db.transaction() as conn:
-            prepared = await notices.prepare(conn, self.program, row, now)
-            recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
-        if self._cut_off:
-            return  # stopped while preparing: not started, so handed back
-        started.add(row.id)
-        if isinstance(prepared, notices.Skip):
-            await self._record(row, Outcome(outbox.SKIPPED, prepared.reason))
-            return
-        if isinstance(prepared, notices.Send) and recipient is None:
-            await self._record(row, Outcome(outbox.SKIPPED, "unknown_recipient"))
-            return
-        send = asyncio.ensure_future(self._attempt(row, port, prepared, recipient))
-        self._sends.add(send)
-        send.add_done_callback(self._sends.discard)
-        try:
-            outcome = await send
-        except asyncio.CancelledError:
-            # the platform may or may not have it: never send it again
-            await self._record(row, Outcome(outbox.FAILED, "interrupted", "stopped mid-send"))
-            if asyncio.current_task().cancelling():  # type: ignore[union-attr]
-                raise
-            return  # stop() interrupted the send, not this task
-        await self._record(row, outcome)
+    # -- leases ----------------------------------------------------------------------------
+    def _keep_leases(self) -> None:
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew(), name="roundtable-leases")
 
-    async def _attempt(self, row: Row, port: DeliveryPort, prepared, recipient) -> Outcome:
-        for attempt in range(self.retries + 1):
+    def _busy(self) -> bool:
+        return (
+            bool(self._results)
+            or any(lane.sends for lane in self.lanes.values())
+            or (self._flusher is not None and not self._flusher.done())
+        )
+
+    async def _renew(self) -> None:
+        while True:
+            await asyncio.sleep(RENEW_EVERY)
+            if not self._busy():
+                return
             try:
-                if isinstance(prepared, notices.Post):
-                    await port.post_insight(prepared.channel, prepared.post)
-                    return Outcome(outbox.SENT)
-                receipt = await port.send_direct(recipient, prepared.message)
-                changed = receipt.dm_channel if receipt.dm_channel != recipient.dm_channel else None
-                return Outcome(outbox.SENT, dm_channel=changed)
-            except DeliveryError as exc:
-                if exc.retryable and attempt < self.retries and not self._stopping:
-                    delay = self.retry_delays[min(attempt, len(self.retry_delays) - 1)]
-                    log.info("retrying message %s in %.0fs: %s", row.id, delay, exc)
-                    await asyncio.sleep(delay)
-                    continue
-                reason = exc.reason if not exc.retryable else PLATFORM_ERROR
-                log.warning("message %s to %s failed: %s", row.id, row.platform, exc)
-                return Outcome(outbox.FAILED, reason, exc.detail or str(exc))
+                async with self.db.transaction() as conn:
+                    await outbox.renew(conn, self.name, self.clock.now(), self.lease)
             except Exception as exc:
-                log.exception("message %s to %s failed unexpectedly", row.id, row.platform)
-                return Outcome(outbox.FAILED, PLATFORM_ERROR, repr(exc))
-        raise AssertionError("unreachable")
+                log.warning("could not renew the leases of the sends in flight: %s", exc)
+
+    # -- one send --------------------------------------------------------------------------
+    async def _send(self, lane: Lane, row: Row) -> None:
+        try:
+            result = await self._deliver(lane, row)
+        except asyncio.CancelledError:
+            # stop() cut it off: whether the platform has it is unknown
+            result = outbox.Result(
+                row.id, outbox.PENDING, "interrupted", "stopped mid-send", unsure=True, counts=False
+            )
+        except Exception as exc:
+            log.exception("message %s could not be handled", row.id)
+            result = outbox.Result(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc))
+        self._results.append(result)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.create_task(self._flush(), name="roundtable-outcomes")
+
+    async def _flush(self) -> None:
+        """Write the outcomes gathered so far, a batch in one transaction."""
+        failures = 0
+        while self._results:
+            batch, self._results = self._results, []
+            try:
+                async with self.db.transaction() as conn:
+                    await outbox.record(conn, self.name, batch, self.clock.now())
+            except Exception as exc:
+                failures += 1
+                if failures > 5 or self._stopping:
+                    # the rows stay claimed; once the lease ends they are recovered, as unsure
+                    log.error("could not record %d outcomes: %s", len(batch), exc)
+                    return
+                self._results[:0] = batch
+                await asyncio.sleep(0.2 * failures)
+                continue
+            if any(r.state == outbox.PENDING for r in batch):
+                self._wake.set()
+
+    async def _deliver(self, lane: Lane, row: Row) -> outbox.Result:
+        now = self.clock.now()
+        try:
+            if notices.needs_database(row):
+                async with self.db.transaction() as conn:
+                    prepared = await notices.prepare(conn, self.program, row, now)
+                    recipient = await people.recipient(conn, row.identity_id) if row.identity_id else None
+            else:
+                prepared = await notices.prepare(None, self.program, row, now)
+                recipient = (
+                    Recipient(row.platform, row.to_workspace, row.to_user, row.to_name, row.to_dm)
+                    if row.to_user is not None
+                    else None
+                )
+        except Exception as exc:
+            log.warning("message %s: could not prepare it (%s); trying again shortly", row.id, exc)
+            return outbox.Result(
+                row.id, outbox.PENDING, "database", repr(exc), retry_at=now + HICCUP, counts=False
+            )
+        if isinstance(prepared, notices.Skip):
+            return outbox.Result(row.id, outbox.SKIPPED, prepared.reason)
+        if isinstance(prepared, notices.Send) and recipient is None:
+            return outbox.Result(row.id, outbox.SKIPPED, "unknown_recipient")
+        key = key_of(row.id)
+        channel = prepared.channel if isinstance(prepared, notices.Post) else None
+        if row.unsure:
+            if lane.lookup is not None:
+                try:
+                    found = await asyncio.wait_for(
+                        lane.lookup(key, recipient=recipient, channel=channel), self.send_timeout
+                    )
+                except (DeliveryError, TimeoutError) as exc:
+                    return self._retry(row, now, "lookup", str(exc) or "timed out", unsure=True)
+                if found:
+                    log.info("message %s had reached %s before; not sent again", row.id, row.platform)
+                    return outbox.Result(row.id, outbox.SENT)
+            elif not lane.keyed:
+                return outbox.Result(
+                    row.id, outbox.FAILED, "interrupted", "the sender stopped mid-send; not sent again"
+                )
+        extra = {"key": key} if lane.keyed else {}
+        try:
+            if isinstance(prepared, notices.Post):
+                await asyncio.wait_for(
+                    lane.port.post_insight(prepared.channel, prepared.post, **extra), self.send_timeout
+                )
+                return outbox.Result(row.id, outbox.SENT)
+            assert recipient is not None
+            receipt = await asyncio.wait_for(
+                lane.port.send_direct(recipient, prepared.message, **extra), self.send_timeout
+            )
+        except TimeoutError:
+            return self._retry(
+                row, now, PLATFORM_ERROR, f"no answer within {self.send_timeout:g}s", unsure=True
+            )
+        except DeliveryError as exc:
+            if exc.retry_after is not None:
+                log.info("message %s: %s asks to wait %.1fs", row.id, row.platform, exc.retry_after)
+                return outbox.Result(
+                    row.id,
+                    outbox.PENDING,
+                    "rate_limited",
+                    exc.detail or str(exc),
+                    retry_at=now + timedelta(seconds=exc.retry_after),
+                    counts=False,
+                )
+            if exc.retryable:
+                return self._retry(
+                    row, now, PLATFORM_ERROR, exc.detail or str(exc), unsure=exc.sent is not False
+                )
+            log.warning("message %s to %s failed: %s", row.id, row.platform, exc)
+            return outbox.Result(row.id, outbox.FAILED, exc.reason, exc.detail or str(exc))
+        except Exception as exc:
+            log.exception("message %s to %s failed unexpectedly", row.id, row.platform)
+            return outbox.Result(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc))
+        changed = receipt.dm_channel if receipt.dm_channel != recipient.dm_channel else None
+        return outbox.Result(row.id, outbox.SENT, identity_id=row.identity_id, dm_channel=changed)
+
+    def retry_delay(self, attempt: int) -> float:
+        """Exponential from the first delay, capped, with jitter (half to all of it)."""
+        base = self.retry_delays[0] if self.retry_delays else 1.0
+        delay = min(self.retry_cap, base * 2 ** max(attempt - 1, 0))
+        return delay * random.uniform(0.5, 1.0)
+
+    def _retry(self, row: Row, now: datetime, reason: str, detail: str, *, unsure: bool) -> outbox.Result:
+        if row.attempts > self.retries:
+            log.warning(
+                "message %s to %s failed after %d attempts: %s", row.id, row.platform, row.attempts, detail
+            )
+            return outbox.Result(row.id, outbox.FAILED, reason, detail)
+        delay = self.retry_delay(row.attempts)
+        log.info("message %s: %s; trying again in %.1fs", row.id, detail, delay)
+        return outbox.Result(
+            row.id, outbox.PENDING, reason, detail, retry_at=now + timedelta(seconds=delay), unsure=unsure
+        )
 
     async def stop(self, grace: float = 8.0) -> None:
-        """Take no new work; let sends in flight finish for ``grace`` seconds, then stop.
+        """Take no new work; let sends in flight finish for ``grace`` seconds, then cut them off.
 
-        Past the grace only the platform calls are interrupted, not the loop: a transaction
-        cancelled half-way can leave its connection, and SQLite's write lock, behind, or
-        claimed rows that are neither sent nor handed back.
+        A send cut off goes back to the queue as ``unsure`` (checked before it is sent again);
+        its outcome, like every other, is written before this returns.
         """
         self._stopping = True
         self._wake.set()
         task, self._task = self._task, None
-        if task is None:
-            return
-        done, _ = await asyncio.wait({task}, timeout=grace)
-        if not done:
-            self._cut_off = True
-            for send in list(self._sends):
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        if task is not None:
+            # the loop ends at its next look at the queue; it is never cancelled inside a
+            # transaction (that can leave SQLite's write lock, or claimed rows, behind)
+            await asyncio.wait({task}, timeout=grace)
+        sends = [send for lane in self.lanes.values() for send in lane.sends]
+        if sends:
+            _, pending = await asyncio.wait(sends, timeout=max(deadline - loop.time(), 0.001))
+            for send in pending:
                 send.cancel()
+            if pending:
+                await asyncio.wait(pending, timeout=STOP_TIMEOUT)
+        if task is not None and not task.done():
             done, _ = await asyncio.wait({task}, timeout=STOP_TIMEOUT)
-        if not done:  # the database does not answer: give up on it
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-        if self._writing:
-            await asyncio.gather(*self._writing, return_exceptions=True)
+            if not done:  # the database does not answer: give up on it
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(self._settle(), STOP_TIMEOUT)
+        if self._renewer is not None:
+            self._renewer.cancel()
+            await asyncio.gather(self._renewer, return_exceptions=True)
+            self._renewer = None
         await self._unlisten()

@@ -19,5 +19,10 @@ class AdapterStartError(Exception):
     """An adapter that cannot start; the message says what to fix, in one line."""
 
 
+class AdapterDied(Exception):
+    """A running adapter lost its connection and could not get it back in time; the process
+    should exit non-zero so that its host restarts it."""
+
+
 class StorageError(Exception):
     """The database cannot be reached or used; the message is fit for the operator."""

@@ -41,9 +41,15 @@ def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
     return Message(text=text, fields=tuple(fields), buttons=tuple(buttons), ephemeral=False, kind=kind)
 
 
-async def prepare(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> Prepared:
+def needs_database(row: Row) -> bool:
+    """Whether ``prepare`` reads the database for this row (claimed personal rows carry it all)."""
+    return row.kind == "insight" or "reg_status" not in row._mapping
+
+
+async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now: datetime) -> Prepared:
     """Decide, at send time, what a queued row becomes: the state of things may have changed."""
     if row.kind == "insight":
+        assert conn is not None
         post = await insights.get(conn, program, row.insight_id)
         return Post(row.recipient, post) if post else Skip("insight_deleted")
     session = program.session(row.session_id or "")
@@ -77,7 +83,7 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
         )
     if session.cancelled:
         return Skip("cancelled")
-    current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
+    current = await _standing(conn, row, session)
     if current is None:
         return Skip("not_registered")
     if row.kind == "promotion":
@@ -98,12 +104,25 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
     return _reminder(session, current, row, now)
 
 
-async def _feedback(conn: AsyncConnection, session: Session, row: Row, now: datetime) -> Prepared:
+async def _standing(
+    conn: AsyncConnection | None, row: Row, session: Session
+) -> registrations.Standing | None:
+    """The person's place in the session: a claimed row carries it, else it is read."""
+    if "reg_status" in row._mapping:
+        status = row._mapping["reg_status"]
+        return registrations.Standing(session.id, status, row._mapping["reg_position"]) if status else None
+    if not row.person_id:
+        return None
+    assert conn is not None
+    return await registrations.standing(conn, row.person_id, session.id)
+
+
+async def _feedback(conn: AsyncConnection | None, session: Session, row: Row, now: datetime) -> Prepared:
     if session.cancelled:
         return Skip("cancelled")
     if now >= session.ends_at + FEEDBACK_WITHIN:
         return Skip("too_late")
-    current = await registrations.standing(conn, row.person_id, session.id) if row.person_id else None
+    current = await _standing(conn, row, session)
     if current is None:
         return Skip("not_registered")
     if current.status == WAITLISTED:

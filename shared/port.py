@@ -23,15 +23,27 @@ PLATFORM_ERROR = "platform_error"
 class DeliveryError(Exception):
     """A send that did not happen.
 
-    ``retryable`` errors (timeouts, 5xx) are retried by the dispatcher a few times;
-    the others end the delivery as ``failed`` with ``reason`` at once.
+    ``retryable`` errors (timeouts, 5xx, rate limits) go back to the queue with a later due
+    time; the others end the delivery as ``failed`` with ``reason`` at once.
     """
 
-    def __init__(self, reason: str, detail: str = "", *, retryable: bool = False) -> None:
+    def __init__(
+        self,
+        reason: str,
+        detail: str = "",
+        *,
+        retryable: bool = False,
+        retry_after: float | None = None,
+        sent: bool | None = None,
+    ) -> None:
         super().__init__(f"{reason}: {detail}" if detail else reason)
         self.reason = reason
         self.detail = detail
-        self.retryable = retryable
+        # a rate limit: not sent, try again after this many seconds (not counted as an attempt)
+        self.retry_after = retry_after
+        self.retryable = retryable or retry_after is not None
+        # False: the platform surely does not have it; None: it may (a timeout, a 5xx)
+        self.sent = False if retry_after is not None else sent
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,12 +64,24 @@ class DeliveryPort(Protocol):
         ...
 
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        """Send a DM. Raise DeliveryError on failure."""
+        """Send a DM. Raise DeliveryError on failure.
+
+        A port that can deduplicate also takes ``key=``: a stable id of the queued row, sent
+        with the message (a nonce, message metadata), so that sending the
+        same row twice leaves one message. Without ``key``, a row whose fate is unknown
+        after a crash is failed (``interrupted``) rather than sent twice."""
         ...
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
-        """Post an insight into a theme channel. Raise DeliveryError on failure."""
+        """Post an insight into a theme channel. Raise DeliveryError on failure (``key=`` as above)."""
         ...
+
+
+@runtime_checkable
+class DeliveryLookup(Protocol):
+    """A port that can tell whether a keyed message already reached the platform."""
+
+    async def find_sent(self, key: str, *, recipient: Recipient | None, channel: str | None) -> bool: ...
 
 
 @runtime_checkable

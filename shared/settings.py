@@ -34,8 +34,8 @@ class Settings(BaseSettings):
     insight_rate_limit: int = Field(default=3, ge=1)
     insight_rate_window: timedelta = timedelta(minutes=10)
 
-    # the reminder dispatcher: messages claimed and sent at once
-    dispatch_concurrency: int = Field(default=8, ge=1, le=100)
+    # the reminder dispatcher: sends in flight per platform (each platform's lane)
+    dispatch_concurrency: int = Field(default=16, ge=1, le=100)
     dispatch_retries: int = Field(default=3, ge=0, le=10)
     # commands acknowledged and waiting for the core: at most this many, worked this many at once
     inbound_queue: int = Field(default=2000, ge=1)
@@ -43,6 +43,9 @@ class Settings(BaseSettings):
     # PostgreSQL connections a long-running process keeps (a short command holds one)
     database_pool_size: int = Field(default=4, ge=1, le=50)
     shutdown_grace: float = Field(default=6.0, gt=0, le=25)
+    # a platform connection that is lost is reconnected with backoff; not back within this
+    # many seconds, `roundtable run` exits non-zero (3) so that its host restarts it
+    reconnect_within: float = Field(default=120.0, gt=0)
 
     # personal data tied to a session is purged this many days after it ends; counts stay
     retention_days: int = Field(default=90, ge=1, le=3650)

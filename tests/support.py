@@ -89,21 +89,29 @@ class RecordingPort:
     def reach(self) -> list[Reach]:
         return [Reach(self.platform, self.workspace, self.user_id)]
 
-    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
+    keys: set[str] = field(default_factory=set)  # like a platform's nonce: a key sent twice is one message
+
+    async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
         self.started += 1
         if self.delay:
             await asyncio.sleep(self.delay)
         error = self.fail.get(recipient.user_id)
         if error is not None:
             raise error
-        self.direct.append((recipient, message))
+        if key is None or key not in self.keys:
+            self.direct.append((recipient, message))
+        if key is not None:
+            self.keys.add(key)
         return Receipt(dm_channel=f"D-{recipient.user_id}")
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
         error = self.fail.get(channel)
         if error is not None:
             raise error
-        self.posts.append((channel, post))
+        if key is None or key not in self.keys:
+            self.posts.append((channel, post))
+        if key is not None:
+            self.keys.add(key)
 
     def texts_for(self, user_id: str) -> list[str]:
         return [m.text for r, m in self.direct if r.user_id == user_id]

@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -27,11 +28,12 @@ from bots.discord.render import (
 )
 from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
 from shared.commands import COMMANDS
-from shared.errors import AdapterStartError
+from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.inbound import Admission
 from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import Form, InsightPost, Message, refusal
+from shared.pacing import RateLimiter
 from shared.port import (
     DMS_CLOSED,
     PLATFORM_ERROR,
@@ -58,6 +60,15 @@ MODAL_TIMEOUT = 15 * 60.0
 UNKNOWN_CHANNEL_CODE = 10003
 UNKNOWN_USER_CODE = 10013
 CANNOT_SEND_TO_USER_CODE = 50007
+# Discord's documented global limit: 50 requests per second per bot
+GLOBAL_RATE = 50.0
+# pace a little under the limit: discord.py's own retries and the replies to commands
+# share it, and a 429 counts towards Discord's invalid-request limit
+RATE_HEADROOM = 0.95
+MAX_RATELIMIT_TIMEOUT = 5.0
+# reconnecting a lost gateway: the first wait, doubling up to the cap, with jitter
+RECONNECT_BASE = 1.0
+RECONNECT_CAP = 30.0
 
 
 class _Client(discord.Client):
@@ -66,6 +77,8 @@ class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild metadata only: no privileged intents, no message content
+        # a rate limit longer than this raises (the row is rescheduled) instead of holding a slot
+        options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_TIMEOUT)
         super().__init__(
             intents=intents,
             # no message from this bot may ever ping anyone
@@ -79,7 +92,10 @@ class _Client(discord.Client):
         await self.adapter._after_login()
 
     async def on_ready(self) -> None:
-        self.adapter._ready.set()
+        self.adapter._came_up()
+
+    async def on_resumed(self) -> None:
+        self.adapter._came_up()
 
     async def on_interaction(self, interaction: discord.Interaction) -> None:
         await self.adapter._on_interaction(interaction)
@@ -195,8 +211,14 @@ class DiscordAdapter:
         self.api_base = settings.api_base.rstrip("/")
         self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
+        # every delivery request waits its turn: a DM is 2 requests, 1 with the cached channel
+        self.limiter = RateLimiter(settings.global_rate * RATE_HEADROOM)
         self._ready = asyncio.Event()
         self._connection: asyncio.Task[None] | None = None
+        self._closing = False
+        self._up_at = 0.0
+        self.state = "starting"
+        self.reconnect_within = core.settings.reconnect_within
         self._attached = False
         self.invite: str | None = None
 
@@ -249,12 +271,59 @@ class DiscordAdapter:
             log.warning("Discord gateway not ready after %.0f s; still trying", READY_TIMEOUT)
 
     async def _connect(self) -> None:
-        try:
-            await self.client.connect(reconnect=True)
-        except discord.ConnectionClosed as exc:
-            if exc.code == 4004:
-                raise AdapterStartError("Discord gateway refused DISCORD_TOKEN (close code 4004).") from exc
-            raise
+        """The gateway connection, supervised: if discord.py's own loop ends or raises (say, on
+        an event it failed to parse), log the cause at once and connect again with backoff;
+        not back within ``reconnect_within`` seconds, raise ``AdapterDied``."""
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        attempt = 0
+        while True:
+            began = loop.time()
+            try:
+                await self.client.connect(reconnect=True)
+                cause = "the gateway connection ended"
+            except discord.ConnectionClosed as exc:
+                if exc.code == 4004:
+                    raise AdapterStartError(
+                        "Discord gateway refused DISCORD_TOKEN (close code 4004)."
+                    ) from exc
+                if self.state == "starting":
+                    raise  # start() reports it
+                cause = f"the gateway closed the connection ({exc.code})"
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                if self.state == "starting":
+                    raise
+                cause = f"{type(exc).__name__}: {exc}"
+            if self._closing or self.client.is_closed() or self.state == "starting":
+                return
+            self.state = "reconnecting"
+            if self._ready.is_set() and self._up_at >= began:
+                down_since, attempt = None, 0  # it was up since the last attempt
+            self._ready.clear()
+            now = loop.time()
+            down_since = down_since if down_since is not None else now
+            if now - down_since > self.reconnect_within:
+                self.state = "down"
+                raise AdapterDied(
+                    f"the Discord gateway did not come back within {self.reconnect_within:g}s: {cause}"
+                )
+            delay = min(RECONNECT_CAP, RECONNECT_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            log.error("Discord: gateway connection lost (%s); reconnecting in %.1fs", cause, delay)
+            await asyncio.sleep(delay)
+
+    def _came_up(self) -> None:
+        self._up_at = asyncio.get_running_loop().time()
+        if self.state == "reconnecting":
+            log.warning("Discord: gateway connection is back")
+        self.state = "up"
+        self._ready.set()
+
+    def health(self) -> str:
+        """up | reconnecting | down | starting"""
+        return self.state
 
     async def _after_login(self) -> None:
         """After login, before the gateway: sync commands, log the invite URL, start delivering."""
@@ -291,13 +360,18 @@ class DiscordAdapter:
         log.info("Discord: %d slash commands synced to %s", len(payload), where)
 
     async def wait(self) -> None:
-        """Return when the gateway connection ends for good."""
+        """Return when the gateway connection ends; raise ``AdapterDied`` if it was lost for good."""
         if self._connection is not None:
-            with contextlib.suppress(Exception):
+            try:
                 await asyncio.shield(self._connection)
+            except AdapterDied:
+                raise
+            except Exception as exc:
+                raise AdapterDied(f"the Discord gateway task failed: {exc!r}") from exc
 
     async def close(self, grace: float = 0.5) -> None:
         """Stop delivering, then disconnect."""
+        self._closing = True
         if self._attached:
             self.core.detach(self)
             self._attached = False
@@ -508,13 +582,17 @@ class DiscordAdapter:
             return []
         return [Reach("discord")]
 
-    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        """DM a user; reuses the cached DM channel, so a repeat DM is one request."""
+    async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
+        """DM a user; reuses the cached DM channel, so a repeat DM is one request.
+
+        ``key`` (the queued row's stable id) goes out as the message ``nonce`` with
+        ``enforce_nonce``: if this row reached Discord before (a crash, a timeout), Discord
+        returns that message instead of creating a second one."""
         kwargs = render(message)
         channel_id = recipient.dm_channel
         if channel_id is not None:
             try:
-                await self._guard(self._post(channel_id, kwargs))
+                await self._guard(self._post(channel_id, kwargs, key))
                 return Receipt(dm_channel=channel_id)
             except DeliveryError as exc:
                 if exc.reason != UNKNOWN_CHANNEL:
@@ -522,20 +600,25 @@ class DiscordAdapter:
                 # a stale cached channel: open the DM again below
         if not recipient.user_id.isdigit():
             raise DeliveryError(UNKNOWN_USER, f"not a Discord user id: {recipient.user_id!r}")
+        await self.limiter.acquire()
         data = await self._guard(self.client.http.start_private_message(int(recipient.user_id)))
         channel_id = str(data["id"])
-        await self._guard(self._post(channel_id, kwargs))
+        await self._guard(self._post(channel_id, kwargs, key))
         return Receipt(dm_channel=channel_id)
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
         """Post an insight embed into a theme channel; mentions are disabled."""
         if not channel.isdigit():
             raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
         kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
-        await self._guard(self._post(channel, kwargs))
+        await self._guard(self._post(channel, kwargs, key))
 
-    async def _post(self, channel_id: str, kwargs: dict[str, Any]) -> discord.Message:
+    async def _post(self, channel_id: str, kwargs: dict[str, Any], key: str | None = None) -> discord.Message:
+        await self.limiter.acquire()
         channel = self.client.get_partial_messageable(int(channel_id))
+        if key is not None:
+            # discord.py sends enforce_nonce: true with every nonce
+            return await channel.send(**kwargs, nonce=key)
         return await channel.send(**kwargs)
 
     @staticmethod
@@ -556,8 +639,9 @@ class DiscordAdapter:
         except discord.DiscordServerError as exc:
             raise DeliveryError(PLATFORM_ERROR, f"Discord {exc.status}", retryable=True) from exc
         except discord.RateLimited as exc:
+            # longer than max_ratelimit_timeout: the row goes back to the queue until then
             raise DeliveryError(
-                PLATFORM_ERROR, f"rate limited for {exc.retry_after:.0f} s", retryable=True
+                PLATFORM_ERROR, f"rate limited for {exc.retry_after:.0f} s", retry_after=exc.retry_after
             ) from exc
         except discord.HTTPException as exc:
             if exc.code == CANNOT_SEND_TO_USER_CODE:  # sometimes a 400 rather than a 403

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.settings import ENV_FILE, blank_is_none
@@ -21,6 +21,8 @@ class DiscordSettings(BaseSettings):
     guild_id: int | None = None
     api_base: str = DEFAULT_API_BASE
     gateway_url: str = DEFAULT_GATEWAY
+    # delivery requests per second, at most (Discord's global limit is 50)
+    global_rate: float = Field(default=50.0, gt=0, le=50.0)
 
     @field_validator("token", "guild_id", mode="before")
     @classmethod

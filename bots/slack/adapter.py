@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import logging
+import random
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -35,10 +36,11 @@ from bots.slack import render, verify, views
 from bots.slack.settings import SlackSettings
 from shared import replies
 from shared.commands import COMMANDS, CommandLineError, parse_line
-from shared.errors import AdapterStartError
+from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.inbound import Admission
 from shared.messages import InsightPost, Message, refusal
+from shared.pacing import AdaptivePacer
 from shared.port import (
     CANNOT_DM_BOT,
     PLATFORM_ERROR,
@@ -61,6 +63,15 @@ CONNECT_TIMEOUT = 30.0
 RESPONSE_URL_TIMEOUT = 10.0
 # a request body answered already: Slack's retries (X-Slack-Retry-Num) of it are dropped
 SEEN_REQUESTS = 4096
+SEND_TIMEOUT = 10.0
+# Socket Mode supervision: how often the connection is checked, and the reconnect backoff
+WATCH_EVERY = 2.0
+RECONNECT_BASE = 1.0
+RECONNECT_CAP = 30.0
+# the message metadata every delivery carries: the queued row's key
+METADATA_EVENT = "roundtable_delivery"
+# how many recent messages of a conversation are searched for a row's key
+HISTORY_LOOKBACK = 100
 
 # Slack errors that mean the person cannot be reached, and those that mean the channel is gone
 _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_inactive_user"}
@@ -105,9 +116,22 @@ def _transient(exc: BaseException) -> bool:
 NETWORK_ERRORS = (SlackClientError, aiohttp.ClientError, TimeoutError, OSError)
 
 
+def _retry_after(exc: BaseException) -> float | None:
+    """Seconds Slack asks to wait after a 429, or None when it is not a rate limit."""
+    if not isinstance(exc, SlackApiError) or (_status(exc) != 429 and _error_code(exc) != "ratelimited"):
+        return None
+    try:
+        return max(float(exc.response.headers.get("Retry-After", 1)), 0.0)
+    except (TypeError, ValueError, AttributeError):
+        return 1.0
+
+
 def _delivery_error(exc: BaseException, *, to_channel: str | None) -> DeliveryError:
     """Slack's answer to a DM (``to_channel`` None) or a channel post, as the core's reason."""
     code = _error_code(exc)
+    wait = _retry_after(exc)
+    if wait is not None:
+        return DeliveryError(PLATFORM_ERROR, f"{code}, retry after {wait:g}s", retry_after=wait)
     if not isinstance(exc, SlackApiError):
         return DeliveryError(PLATFORM_ERROR, code, retryable=True)
     if to_channel is None:
@@ -152,6 +176,15 @@ class SlackAdapter:
                 AsyncServerErrorRetryHandler(max_retry_count=2),
             ],
         )
+        # sends have a client of their own: no retries that sleep inside a send (the
+        # dispatcher reschedules the row) and a short timeout; 429s pace the lane
+        self.delivery = AsyncWebClient(
+            token=self._bot_token,
+            base_url=self.api_url,
+            timeout=SEND_TIMEOUT,
+            retry_handlers=[AsyncConnectionErrorRetryHandler(max_retry_count=1)],
+        )
+        self.pacer = AdaptivePacer()
 
         async def authorize(team_id: str | None) -> AuthorizeResult | None:
             """Every request's authorization, from the auth.test made once at start."""
@@ -179,6 +212,10 @@ class SlackAdapter:
         self.bot_user_id: str | None = None
         self._connected = False
         self._attached = False
+        self.state = "starting"
+        self.reconnect_within = core.settings.reconnect_within
+        self._failure: str | None = None
+        self._watcher: asyncio.Task[None] | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._runner: web.AppRunner | None = None
         self._users: dict[str, tuple[dict[str, Any] | None, float]] = {}
@@ -233,7 +270,55 @@ class SlackAdapter:
             await self.start_socket()
 
     async def wait(self) -> None:
+        """Return when closed; raise ``AdapterDied`` if the Socket Mode connection was lost for good."""
         await self._closed.wait()
+        if self._failure is not None:
+            raise AdapterDied(self._failure)
+
+    def health(self) -> str:
+        """up | reconnecting | down | starting"""
+        return self.state
+
+    async def _watch_socket(self) -> None:
+        """Socket Mode, supervised: a lost connection is logged at once and opened again with
+        backoff; not back within ``reconnect_within`` seconds, the adapter ends (``wait`` raises)."""
+        loop = asyncio.get_running_loop()
+        down_since: float | None = None
+        attempt = 0
+        while self._socket is not None:
+            await asyncio.sleep(WATCH_EVERY if down_since is None else 0)
+            socket = self._socket
+            if socket is None:
+                return
+            try:
+                up = await socket.client.is_connected()
+                cause = "the Socket Mode connection dropped"
+            except Exception as exc:
+                up, cause = False, f"{type(exc).__name__}: {exc}"
+            if up:
+                if down_since is not None:
+                    log.warning("Slack: the Socket Mode connection is back")
+                down_since, attempt, self.state = None, 0, "up"
+                continue
+            now = loop.time()
+            if down_since is None:
+                down_since = now
+                self.state = "reconnecting"
+                log.error("Slack: %s; reconnecting", cause)
+            if now - down_since > self.reconnect_within:
+                self.state = "down"
+                self._failure = (
+                    f"the Slack Socket Mode connection did not come back within {self.reconnect_within:g}s"
+                )
+                self._closed.set()
+                return
+            try:
+                await asyncio.wait_for(socket.client.connect_to_new_endpoint(force=True), CONNECT_TIMEOUT)
+            except Exception as exc:
+                log.warning("Slack: reconnecting failed: %s", exc or type(exc).__name__)
+            delay = min(RECONNECT_CAP, RECONNECT_BASE * 2**attempt) * random.uniform(0.5, 1.0)
+            attempt += 1
+            await asyncio.sleep(delay)
 
     async def _drop_session(self) -> None:
         if self._session is not None:
@@ -280,6 +365,7 @@ class SlackAdapter:
                 f"The Socket Mode connection did not open within {CONNECT_TIMEOUT:.0f}s"
             ) from exc
         self._go_live()
+        self._watcher = asyncio.create_task(self._watch_socket(), name="slack-socket-watch")
 
     async def start_http(self, host: str = "0.0.0.0", port: int | None = None) -> int:
         """Serve Slack's requests at ``/slack/events``; returns the port (``0`` picks a free one)."""
@@ -311,6 +397,7 @@ class SlackAdapter:
 
     def _go_live(self) -> None:
         self._connected = True
+        self.state = "up"
         if not self._attached:
             self.core.attach(self)
             self._attached = True
@@ -319,6 +406,10 @@ class SlackAdapter:
         """Stop taking requests and delivering (the core keeps undelivered messages queued)."""
         self._connected = False
         self._closed.set()
+        if self._watcher is not None:
+            watcher, self._watcher = self._watcher, None
+            if watcher is not asyncio.current_task():
+                watcher.cancel()
         if self._attached:
             self.core.detach(self)
             self._attached = False
@@ -356,9 +447,18 @@ class SlackAdapter:
         return await to_aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
-        return web.Response(
-            text="ok" if self._connected else "starting", status=200 if self._connected else 503
+        """Every adapter of the process with its real state; 200 only when all are up."""
+        states = {}
+        for adapter in self.core.adapters or [self]:
+            probe = getattr(adapter, "health", None)
+            states[adapter.platform] = probe() if probe else "up"
+        if not self._connected:
+            states[self.platform] = "starting" if self.state == "starting" else self.state
+        healthy = all(state == "up" for state in states.values())
+        text = ("ok" if healthy else "unhealthy") + "".join(
+            f"\n{name}: {state}" for name, state in states.items()
         )
+        return web.Response(text=text, status=200 if healthy else 503)
 
     # ---- DeliveryPort ----------------------------------------------------------
 
@@ -367,40 +467,88 @@ class SlackAdapter:
             return []
         return [Reach("slack", workspace=self.team_id)]
 
-    async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        """A DM through chat.postMessage to the user (Slack opens the DM itself)."""
+    async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
+        """A DM through chat.postMessage to the user (Slack opens the DM itself).
+
+        ``key`` (the queued row's stable id) rides along as message metadata, so that
+        :meth:`find_sent` can tell later whether this row reached the conversation."""
         channel = recipient.dm_channel or recipient.user_id
         try:
-            response = await self._post(channel, render.fallback(message), render.blocks(message))
+            response = await self._post(channel, render.fallback(message), render.blocks(message), key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             if recipient.dm_channel and _error_code(exc) == "channel_not_found":
                 # the cached DM channel went stale; the user id always reaches the person
                 fresh = Recipient(
                     recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
                 )
-                return await self.send_direct(fresh, message)
+                return await self.send_direct(fresh, message, key=key)
             raise _delivery_error(exc, to_channel=None) from exc
         return Receipt(dm_channel=str(response.get("channel") or "") or None)
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
         """Post an insight into a theme channel; join it first if it is public and we are not in."""
         blocks, text = render.insight_blocks(post), render.insight_fallback(post)
         try:
             try:
-                await self._post(channel, text, blocks)
+                await self._post(channel, text, blocks, key)
             except SlackApiError as exc:
                 if _error_code(exc) != "not_in_channel":
                     raise
-                await self.client.conversations_join(channel=channel)
-                await self._post(channel, text, blocks)
+                await self.delivery.conversations_join(channel=channel)
+                await self._post(channel, text, blocks, key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             raise _delivery_error(exc, to_channel=channel) from exc
 
-    async def _post(self, channel: str, text: str, blocks: list[dict[str, Any]]) -> Any:
-        # never link_names / parse=full: those would turn typed "@here" into a real mention
-        return await self.client.chat_postMessage(
-            channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False
-        )
+    async def find_sent(self, key: str, *, recipient: Recipient | None, channel: str | None) -> bool:
+        """Whether a message carrying ``key`` in its metadata is in the conversation already.
+
+        Asked before re-sending a row whose fate is unknown (a crash or a timeout mid-send);
+        Slack has no idempotency key, so the conversation's recent history is the record."""
+        try:
+            if channel is None:
+                assert recipient is not None
+                channel = recipient.dm_channel
+                if channel is None:
+                    await self.pacer.acquire()
+                    opened = await self.delivery.conversations_open(users=recipient.user_id)
+                    channel = str(opened["channel"]["id"])
+            await self.pacer.acquire()
+            history = await self.delivery.conversations_history(
+                channel=channel, include_all_metadata=True, limit=HISTORY_LOOKBACK
+            )
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            if _error_code(exc) in ("channel_not_found", "not_in_channel"):
+                return False  # nothing was ever posted there
+            error = _delivery_error(exc, to_channel=channel)
+            if error.retry_after is not None:
+                self.pacer.throttled(error.retry_after)
+            raise DeliveryError(error.reason, error.detail, retryable=True) from exc
+        for item in history.get("messages") or []:
+            metadata = item.get("metadata") or {}
+            if (
+                metadata.get("event_type") == METADATA_EVENT
+                and (metadata.get("event_payload") or {}).get("row") == key
+            ):
+                return True
+        return False
+
+    async def _post(
+        self, channel: str, text: str, blocks: list[dict[str, Any]], key: str | None = None
+    ) -> Any:
+        await self.pacer.acquire()
+        extra: dict[str, Any] = {}
+        if key is not None:
+            extra["metadata"] = {"event_type": METADATA_EVENT, "event_payload": {"row": key}}
+        try:
+            # never link_names / parse=full: those would turn typed "@here" into a real mention
+            return await self.delivery.chat_postMessage(
+                channel=channel, text=text, blocks=blocks, unfurl_links=False, unfurl_media=False, **extra
+            )
+        except SlackApiError as exc:
+            wait = _retry_after(exc)
+            if wait is not None:
+                self.pacer.throttled(wait)
+            raise
 
     # ---- listeners -------------------------------------------------------------
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     UniqueConstraint,
     false,
 )
+from sqlalchemy.sql.expression import false as sa_false
 from sqlalchemy.types import TypeDecorator
 
 
@@ -134,9 +135,16 @@ outbox = Table(
     Column("attempts", Integer, nullable=False, default=0),
     Column("claimed_by", String(64)),
     Column("claimed_at", UTCDateTime),
+    # a claim is a short lease, renewed while sending; past it, another dispatcher recovers the row
+    Column("lease_until", UTCDateTime),
+    # 0: personal messages (reminders, promotions, moves) first; 1: announcements and insight posts
+    Column("priority", Integer, nullable=False, default=0, server_default="0"),
+    # the platform may already have it (a send was cut off): check before sending again
+    Column("unsure", Boolean, nullable=False, default=False, server_default=sa_false()),
     Column("finished_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
-    Index("ix_outbox_due", "state", "due_at"),
+    # serves the claim: state and platform by equality, then priority, due_at, id in order
+    Index("ix_outbox_claim", "state", "platform", "priority", "due_at", "id"),
     Index("ix_outbox_person_session", "person_id", "session_id"),
 )
 

@@ -35,3 +35,20 @@ def test_check_knows_each_adapters_channel_ids():
     assert any("channels.slack" in p and "not a Slack channel id" in p for p in problems)
     assert not any("channels.discord" in p for p in problems)
     assert any("no adapter called 'matrix'" in p for p in problems)
+
+
+async def test_an_adapter_that_lost_its_platform_for_good_makes_run_exit_3(sqlite_url, clock, monkeypatch):
+    from shared.errors import AdapterDied
+
+    async def died(self) -> None:
+        await asyncio.sleep(0.05)
+        raise AdapterDied("the memo line did not come back within 1s")
+
+    monkeypatch.setattr(memo_adapter.MemoAdapter, "wait", died)
+    registry.register(memo_adapter.ADAPTER)
+    try:
+        chosen = runner.choose(registry.plugins(), {"memo": {"MEMO_ENABLED": True}})
+        async with opened_core(make_settings(sqlite_url), with_capacity(1, memo="room-1"), clock) as core:
+            assert await asyncio.wait_for(runner.run(core, chosen), 10) == runner.DIED == 3
+    finally:
+        registry.unregister("memo")

@@ -24,6 +24,8 @@ API_PREFIX = "/api/v10"
 MANAGE_GUILD = 1 << 5
 # what a plain member may do: view channels, send messages, embed links, use app commands
 PLAIN_PERMISSIONS = (1 << 10) | (1 << 11) | (1 << 14) | (1 << 31)
+# Discord checks a nonce "in the past few minutes"; the stand-in keeps the shortest reading
+NONCE_WINDOW = 120.0
 _MENTION = re.compile(r"@(everyone|here)|<@!?(\d+)>|<@&(\d+)>")
 
 
@@ -38,6 +40,8 @@ class Recorded:
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
     files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads: filename -> bytes
+    # a message with a nonce seen within the window: Discord returned the first, made none
+    duplicate: bool = False
 
 
 @dataclass
@@ -134,6 +138,15 @@ class DiscordStandin:
         self.commands: dict[str | None, list[dict[str, Any]]] = {}  # guild id (None: global)
         self.interactions: dict[str, SentInteraction] = {}
         self._failures: list[Failure] = []
+        # enforce_nonce: a nonce the bot used within the window returns that message again
+        self.nonce_window = NONCE_WINDOW
+        self._nonces: dict[str, tuple[float, dict[str, Any]]] = {}
+        # every REST call takes this long (seconds); and an optional global rate limit
+        self.latency = 0.0
+        self.rate_limit: float | None = None  # requests per second, Discord's global 50
+        self._window_start = 0.0
+        self._window_count = 0
+        self.over_limit = 0  # requests answered 429 by the global limit
         self._sockets: list[web.WebSocketResponse] = []
         self._seq = 0
         self._changed = asyncio.Condition()
@@ -278,6 +291,7 @@ class DiscordStandin:
             for r in self.requests
             if r.method == "POST"
             and r.status == 200
+            and not r.duplicate
             and (m := re.fullmatch(r"/channels/(\d+)/messages", r.path))
             and m.group(1) in channels
         ]
@@ -287,7 +301,9 @@ class DiscordStandin:
         return [
             r
             for r in self.requests
-            if self._is_dm_post(r.method, r.path, user.id) and (r.status == 0 or 200 <= r.status < 300)
+            if self._is_dm_post(r.method, r.path, user.id)
+            and (r.status == 0 or 200 <= r.status < 300)
+            and not r.duplicate
         ]
 
     def _is_dm_post(self, method: str, path: str, user_id: str | None = None) -> bool:
@@ -297,7 +313,11 @@ class DiscordStandin:
         return user_id is None or self.dm_channels[m.group(1)] == user_id
 
     def channel_bodies(self, channel_id: str) -> list[dict[str, Any]]:
-        return [r.json for r in self.find("POST", rf"/channels/{channel_id}/messages") if r.status == 200]
+        return [
+            r.json
+            for r in self.find("POST", rf"/channels/{channel_id}/messages")
+            if r.status == 200 and not r.duplicate
+        ]
 
     # ----- driving the bot ----------------------------------------------------------
 
@@ -498,7 +518,15 @@ class DiscordStandin:
             request.method, path, dict(request.query), body, headers=dict(request.headers), files=files
         )
         self.requests.append(record)
-        status, payload, headers = self._answer(request, path, body)
+        if self.latency:
+            await asyncio.sleep(self.latency)
+        limited = self._over_global_limit()
+        if limited is not None:
+            status, payload, headers = limited
+        else:
+            status, payload, headers = self._answer(request, path, body)
+            if status == 200 and isinstance(payload, dict) and payload.pop("_duplicate", False):
+                record.duplicate = True
         if self.dm_delay and 200 <= status < 300 and self._is_dm_post(request.method, path):
             # arrived (status 0 until answered), then a slow answer
             async with self._changed:
@@ -512,6 +540,22 @@ class DiscordStandin:
         # discord.py only parses JSON when the content type is exactly application/json
         headers = {"Content-Type": "application/json", **headers}
         return web.Response(status=status, body=json.dumps(payload).encode(), headers=headers)
+
+    def _over_global_limit(self) -> tuple[int, Any, dict[str, str]] | None:
+        """Discord's global rate limit, as a one-second window."""
+        if not self.rate_limit:
+            return None
+        now = time.monotonic()
+        if now - self._window_start >= 1.0:
+            self._window_start, self._window_count = now, 0
+        self._window_count += 1
+        if self._window_count <= self.rate_limit:
+            return None
+        self.over_limit += 1
+        wait = max(1.0 - (now - self._window_start), 0.01)
+        headers = {"Retry-After": f"{wait:.3f}", "X-RateLimit-Global": "true", "Via": "1.1 google"}
+        body = {"message": "You are being rate limited.", "retry_after": wait, "global": True}
+        return 429, body, headers
 
     def _answer(self, request: web.Request, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
         for failure in self._failures:
@@ -559,7 +603,16 @@ class DiscordStandin:
                     return 403, {"message": "Cannot send messages to this user", "code": 50007}, ok
             elif channel_id not in self.channels:
                 return 404, {"message": "Unknown Channel", "code": 10003}, ok
-            return 200, self._message(channel_id, body), ok
+            nonce = body.get("nonce") if body.get("enforce_nonce") else None
+            if nonce is not None:
+                seen = self._nonces.get(str(nonce))
+                if seen is not None and time.monotonic() - seen[0] < self.nonce_window:
+                    return 200, {**seen[1], "_duplicate": True}, ok
+            message = self._message(channel_id, body)
+            if nonce is not None:
+                message["nonce"] = str(nonce)
+                self._nonces[str(nonce)] = (time.monotonic(), message)
+            return 200, message, ok
         return 404, {"message": "404: Not Found", "code": 0}, ok
 
     def _interaction_callback(

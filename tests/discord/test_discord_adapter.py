@@ -510,3 +510,82 @@ async def test_manage_server_elsewhere_grants_nothing(bot: DiscordAdapter, stand
     assert not asked(None, True)
     bot.guild_id = None  # with no event server configured, nobody on Discord is an organizer
     assert not asked(event_server, True)
+
+
+async def test_a_row_sent_twice_with_its_nonce_is_one_message(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    """enforce_nonce: a re-send of the same row (after a crash or a timeout) returns the first message."""
+    alice = standin.add_user("alice")
+    recipient = Recipient("discord", standin.guild_id, alice.id, "Alice")
+    first = await bot.send_direct(recipient, Message(text="hello", ephemeral=False), key="rt41")
+    again = Recipient("discord", standin.guild_id, alice.id, "Alice", dm_channel=first.dm_channel)
+    await bot.send_direct(again, Message(text="hello", ephemeral=False), key="rt41")
+    await bot.send_direct(again, Message(text="other", ephemeral=False), key="rt42")
+    assert [text_of(b) for b in standin.dm_bodies(alice)] == ["hello", "other"]
+    posts = standin.find("POST", r"/channels/\d+/messages")
+    assert [(p.json["nonce"], p.json["enforce_nonce"]) for p in posts] == [("rt41", True)] * 2 + [
+        ("rt42", True)
+    ]
+
+
+async def test_a_long_rate_limit_becomes_a_rescheduled_row(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    """Past max_ratelimit_timeout discord.py raises; the send ends at once with the wait to reschedule."""
+    alice = standin.add_user("alice")
+    recipient = Recipient("discord", standin.guild_id, alice.id, "Alice")
+    data = await bot.client.http.start_private_message(int(alice.id))
+    standin.rate_limit_next("POST", rf"/channels/{data['id']}/messages", retry_after=120)
+    started = asyncio.get_running_loop().time()
+    with pytest.raises(DeliveryError) as info:
+        await bot.send_direct(
+            Recipient("discord", standin.guild_id, alice.id, "Alice", dm_channel=str(data["id"])),
+            Message(text="hello", ephemeral=False),
+            key="rt7",
+        )
+    assert asyncio.get_running_loop().time() - started < 5
+    assert info.value.retry_after == pytest.approx(120, abs=1) and info.value.sent is False
+    assert standin.dm_bodies(alice) == [] and recipient.user_id == alice.id
+
+
+async def test_an_unparseable_gateway_event_is_survived(
+    standin: DiscordStandin,
+    bot: DiscordAdapter,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """discord.py's gateway loop ends on an event it cannot parse: the adapter says so and reconnects."""
+    import bots.discord.adapter as discord_adapter
+
+    monkeypatch.setattr(discord_adapter, "RECONNECT_BASE", 0.1)
+    identifies = len(standin.identifies)
+    await standin.dispatch("CHANNEL_CREATE", {"type": 0, "guild_id": standin.guild_id})  # no id: KeyError
+    await standin.wait_for(lambda: len(standin.identifies) > identifies, within=10)
+    assert any("gateway connection lost" in r.getMessage() for r in caplog.records)
+    from tests.support import until
+
+    await until(lambda: bot.health() == "up", limit=10, what="the gateway back up")
+    alice = standin.add_user("alice")
+    body = await standin.wait_answer(await standin.slash(alice, "schedule"))
+    assert body
+
+
+async def test_a_gateway_that_stays_down_ends_the_adapter(
+    standin: DiscordStandin, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bots.discord.adapter as discord_adapter
+    from shared.errors import AdapterDied
+
+    monkeypatch.setattr(discord_adapter, "RECONNECT_BASE", 0.05)
+    bot.reconnect_within = 0.5
+    standin.send_ready = False  # identifies, never ready again
+
+    async def refuse(*args, **kwargs):
+        raise OSError("connection refused")
+
+    monkeypatch.setattr(bot.client, "connect", refuse)
+    await standin.dispatch("CHANNEL_CREATE", {"type": 0, "guild_id": standin.guild_id})
+    with pytest.raises(AdapterDied):
+        await asyncio.wait_for(bot.wait(), 10)
+    assert bot.health() == "down"

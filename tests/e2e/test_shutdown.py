@@ -142,7 +142,7 @@ class People:
     def seen(self) -> Counter[str]:
         """How many DMs reached each person (answered, or still being answered)."""
         counts = Counter({m.id: len(self.discord.dm_arrivals(m)) for m in self.discord_members})
-        counts.update({u: len(self.slack.dms_to(u)) for u in self.slack_ids})
+        counts.update({u: len(self.slack.delivered(u)) for u in self.slack_ids})
         return +counts  # without the zeros
 
 
@@ -174,6 +174,8 @@ async def setup(request, standin: DiscordStandin, slack: SlackStandIn, tmp_path:
         ROUNDTABLE_PROGRAM=str(program_file),
         LOG_LEVEL="INFO",
         PYTHONUNBUFFERED="1",
+        # fewer sends in flight per platform than people on it: some are never started
+        DISPATCH_CONCURRENCY="8",
     )
     if request.param:
         env.update(SLACK_BOT_TOKEN=BOT_TOKEN, SLACK_APP_TOKEN=APP_TOKEN, SLACK_API_URL=slack.api_url)
@@ -190,15 +192,25 @@ async def reminders(url: str) -> list:
 
 
 def check_rows(rows: list, seen: Counter[str], output: str) -> Counter[str]:
-    """Every row is settled and agrees with what the stand-ins saw; returns the count per state."""
-    states = Counter(r.state if r.state != "failed" else f"failed:{r.reason}" for r in rows)
-    assert len(rows) == PEOPLE and set(states) <= {"sent", "pending", "failed:interrupted"}, (states, output)
+    """Every row is settled and agrees with what the stand-ins saw; returns the count per state
+    (``unsure``: cut off mid-send, back in the queue, checked with the platform before a resend)."""
+    states = Counter(
+        "unsure"
+        if r.state == "pending" and r.unsure
+        else r.state
+        if r.state != "failed"
+        else f"failed:{r.reason}"
+        for r in rows
+    )
+    assert len(rows) == PEOPLE and set(states) <= {"sent", "pending", "unsure"}, (states, output)
     assert max(seen.values(), default=0) <= 1, f"someone was DMed twice: {seen}"
     for row in rows:
         if row.state == "sent":
             assert seen[row.recipient] == 1, (row, output)
-        elif row.state == "pending":  # released: never handed to the platform
+        elif row.state == "pending" and not row.unsure:  # released: never handed to the platform
             assert seen[row.recipient] == 0 and row.claimed_by is None and row.attempts == 0, row
+        elif row.state == "pending":
+            assert row.claimed_by is None, row
     return states
 
 
@@ -246,10 +258,10 @@ async def test_sigterm_while_sending_loses_nothing_and_sends_nothing_twice(
     assert states["pending"] > 0, states  # the unstarted ones were handed back
     assert states["sending"] == 0
     if expect_interrupted:
-        # cut off mid-send: Discord may have it, so it is never sent again
-        assert states["failed:interrupted"] > 0 and states["sent"] == 0, states
+        # cut off mid-send: the platform may have it; checked with it before any resend
+        assert states["unsure"] > 0 and states["sent"] == 0, states
     else:
-        assert states["sent"] >= 5 and states["failed:interrupted"] == 0, states
+        assert states["sent"] >= 5 and states["unsure"] == 0, states
 
     # the next start sends the rest, once each
     standin.dm_delay = slack.dm_delay = 0.05
@@ -266,9 +278,7 @@ async def test_sigterm_while_sending_loses_nothing_and_sends_nothing_twice(
     seen = people.seen()
     assert all(n == 1 for n in seen.values()) and len(seen) == PEOPLE, seen
     final = check_rows(await reminders(url), seen, second.output())
-    assert final["pending"] == 0, final
-    assert final["sent"] + final["failed:interrupted"] == PEOPLE
-    assert final["failed:interrupted"] == states["failed:interrupted"]
+    assert final["sent"] == PEOPLE, final
 
 
 async def test_sigterm_while_starting_stops_within_the_limit(

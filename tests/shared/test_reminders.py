@@ -108,8 +108,11 @@ async def test_the_dispatcher_sleeps_until_the_next_due_time_and_wakes_for_an_ea
         await core.handle(Invocation(person("ann"), "unregister", {"session": "workshop"}))
         await until(lambda: port.texts_for("ben"), what="the promotion")
         # it went back to sleep until the same next due time, without polling in between
-        await until(lambda: len(clock.sleeps) == 2, what="the second sleep")
-        assert clock.sleeps[1] == clock.sleeps[0]
+        await until(lambda: len(clock.sleeps) >= 2, what="the second sleep")
+        await asyncio.sleep(0.2)
+        # (a finished send frees its slot and wakes the loop once more: no timed polling)
+        assert len(clock.sleeps) <= 4
+        assert set(clock.sleeps) == {clock.sleeps[0]}
     finally:
         await core.close(grace=1)
 
@@ -163,7 +166,9 @@ async def test_failures_end_in_a_visible_state_with_their_reason(core, clock):
     await core.register(person("ann"), "roundtable")
     await core.register(person("ben"), "roundtable")
     await clock.set(core.program.session("roundtable").starts_at - timedelta(days=1))
-    await core.dispatch_due()
+    for _ in range(6):  # a retry goes back to the queue, due a little later
+        await core.dispatch_due()
+        await clock.advance(timedelta(minutes=2))
     rows = {r.recipient: r for r in await outbox_rows(core, kind="reminder", offset_seconds=86400)}
     assert (rows["ann"].state, rows["ann"].reason) == ("failed", DMS_CLOSED)
     assert (rows["ben"].state, rows["ben"].reason) == ("failed", PLATFORM_ERROR)
@@ -207,8 +212,8 @@ async def test_the_dispatcher_reads_the_queue_in_batches(settings, program, cloc
         claimed = []
         original = outbox.claim
 
-        async def spy(conn, reaches, now, limit, claimer):
-            rows = await original(conn, reaches, now, limit, claimer)
+        async def spy(conn, reaches, now, limit, claimer, lease):
+            rows = await original(conn, reaches, now, limit, claimer, lease)
             claimed.append(len(rows))
             return rows
 
@@ -222,7 +227,7 @@ async def test_the_dispatcher_reads_the_queue_in_batches(settings, program, cloc
             assert await core.dispatch_due() == 12
         finally:
             outbox_claim.undo()
-        assert claimed == [5, 5, 2]
+        assert [n for n in claimed if n] == [5, 5, 2]
     finally:
         await core.close(grace=1)
 
@@ -280,15 +285,46 @@ async def test_a_moved_session_replans_and_tells_registrants(settings, program, 
         await core.close()
 
 
-async def test_stale_claims_are_failed_not_resent(core, clock):
-    await core.register(person("ann"), "workshop")
+async def test_a_dead_dispatchers_claims_are_recovered_and_sent_once(core, clock):
+    port = RecordingPort()
+    core.attach(port)
+    for who in ("ann", "ben"):
+        await core.register(person(who), "workshop")
     await clock.set(workshop(core).starts_at - timedelta(days=1))
     async with core.db.transaction() as conn:
         rows = await outbox.claim(conn, [Reach("console")], clock.now(), 10, "dead-process")
-    assert len(rows) == 1
-    await clock.advance(timedelta(minutes=11))
+    assert len(rows) == 2
+    # the dead process had handed ann's to the platform, not ben's
+    port.keys.add(f"rt{rows[0].id}")
+    port.direct.append((None, None))
     async with core.db.transaction() as conn:
-        assert await outbox.expire_stale(conn, clock.now(), timedelta(minutes=10)) == 1
+        assert await outbox.recover(conn, clock.now()) == 0  # the lease still runs
+    await clock.advance(outbox.LEASE + timedelta(seconds=1))
+    async with core.db.transaction() as conn:
+        assert await outbox.recover(conn, clock.now()) == 2
+    await core.dispatch_due()
+    assert len(port.direct) == 2  # ann's not twice, ben's once
+    assert {r.state for r in await outbox_rows(core, offset_seconds=86400)} == {"sent"}
+
+
+async def test_a_port_that_cannot_deduplicate_fails_what_may_have_reached_it(core, clock):
+    class Plain(RecordingPort):
+        async def send_direct(self, recipient, message):
+            return await super().send_direct(recipient, message)
+
+        async def post_insight(self, channel, post):
+            return await super().post_insight(channel, post)
+
+    port = Plain()
+    core.attach(port)
+    await core.register(person("ann"), "workshop")
+    await clock.set(workshop(core).starts_at - timedelta(days=1))
+    async with core.db.transaction() as conn:
+        await outbox.claim(conn, [Reach("console")], clock.now(), 10, "dead-process")
+    await clock.advance(timedelta(seconds=30))
+    await core.dispatcher.recover()
+    await core.dispatch_due()
+    assert port.direct == []
     [row] = await outbox_rows(core, offset_seconds=86400)
     assert (row.state, row.reason) == ("failed", "interrupted")
 
@@ -325,16 +361,11 @@ async def test_restart_half_way_sends_nothing_twice_and_loses_nothing(settings, 
     assert {r.state for r in rows} == {"sent"}
 
 
-async def test_a_hard_stop_mid_send_marks_the_unknown_ones_and_resends_none(settings, program, clock):
+async def test_a_hard_stop_mid_send_resends_the_unknown_ones_once(settings, program, clock):
     port, rows = await _restart(settings, program, clock, grace=0.001)
     users = [r.user_id for r, _ in port.direct]
-    assert len(users) == len(set(users))
-    states = {}
-    for row in rows:
-        states.setdefault((row.state, row.reason), set()).add(row.recipient)
-    assert set(states) <= {("sent", None), ("failed", "interrupted")}
-    assert states[("sent", None)] == set(users)
-    assert sum(len(v) for v in states.values()) == 40
+    assert len(users) == len(set(users)) == 40
+    assert {r.state for r in rows} == {"sent"}
 
 
 async def test_an_error_handling_one_message_sends_no_other_twice(settings, program, clock, monkeypatch):
@@ -361,6 +392,7 @@ async def test_an_error_handling_one_message_sends_no_other_twice(settings, prog
 
         monkeypatch.setattr(notices, "prepare", flaky)
         await core.dispatch_due()
+        await clock.advance(timedelta(seconds=5))
         await core.dispatch_due()
         users = [r.user_id for r, _ in port.direct]
         assert sorted(users) == ["ann", "ben", "cid", "dot"]  # each once; the failed one retried

@@ -78,6 +78,13 @@ class SlackStandIn:
     uploads: dict[str, dict[str, Any]] = field(default_factory=dict)
     # seconds before answering a chat.postMessage to a person (recorded on arrival): sends in flight
     dm_delay: float = 0.0
+    # every Web API call takes this long (seconds)
+    latency: float = 0.0
+    # chat.postMessage calls per second the workspace takes before answering 429 (None: no limit)
+    post_rate: float | None = None
+    # what each conversation holds, oldest first, as conversations.history returns it
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    _post_window: list[float] = field(default_factory=list)
     _failures: dict[str, list[_Failure]] = field(default_factory=dict)
     _runner: web.AppRunner | None = None
     _port: int = 0
@@ -196,7 +203,16 @@ class SlackStandIn:
         record = Recorded(method, request.path, args, dict(request.headers), time.monotonic())
         await self._record(record)
 
+        if self.latency:
+            await asyncio.sleep(self.latency)
         failure = self._take_failure(method, args)
+        if failure is None and method == "chat.postMessage" and self.post_rate:
+            now = time.monotonic()
+            self._post_window = [t for t in self._post_window if now - t < 1.0]
+            if len(self._post_window) >= self.post_rate:
+                failure = _Failure("ratelimited", 1, {}, status=429, retry_after=1)
+            else:
+                self._post_window.append(now)
         if failure is not None:
             record.status = failure.status
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}
@@ -307,7 +323,30 @@ class SlackStandIn:
         if error:
             return {"ok": False, "error": error}
         ts = f"{int(time.time())}.{next(self._ts):06d}"
-        return {"ok": True, "channel": channel, "ts": ts, "message": {"text": args.get("text"), "ts": ts}}
+        message: dict[str, Any] = {"type": "message", "text": args.get("text"), "ts": ts, "user": BOT_USER_ID}
+        metadata = args.get("metadata")
+        if isinstance(metadata, str):
+            metadata = json.loads(metadata)
+        if metadata:
+            message["metadata"] = metadata
+        self.history.setdefault(str(channel), []).append(message)
+        return {"ok": True, "channel": channel, "ts": ts, "message": message}
+
+    def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Newest first; message metadata only with include_all_metadata, as Slack does."""
+        channel = str(args.get("channel", ""))
+        if not channel.startswith(("C", "D")):
+            return {"ok": False, "error": "channel_not_found"}
+        limit = int(args.get("limit") or 100)
+        full = str(args.get("include_all_metadata", "")).lower() in ("1", "true")
+        messages = list(reversed(self.history.get(channel, [])))[:limit]
+        if not full:
+            messages = [{k: v for k, v in m.items() if k != "metadata"} for m in messages]
+        return {"ok": True, "messages": messages, "has_more": False}
+
+    def delivered(self, user_id: str) -> list[dict[str, Any]]:
+        """The messages a person's DM conversation holds."""
+        return self.history.get("D" + user_id[1:], [])
 
     def _m_chat_postEphemeral(self, args: dict[str, Any]) -> dict[str, Any]:
         return {"ok": True, "message_ts": f"{int(time.time())}.{next(self._ts):06d}"}

@@ -6,6 +6,7 @@ import asyncio
 import json
 import re
 import time
+from datetime import timedelta
 from typing import Any
 
 from bots.slack.adapter import SlackAdapter
@@ -265,12 +266,17 @@ async def test_app_home_lists_registrations_and_its_buttons_work(
 
 
 async def test_rate_limited_dm_is_retried_after_retry_after(
-    http_bot: SlackAdapter, standin: SlackStandIn, sqlite_core: Roundtable
+    http_bot: SlackAdapter, standin: SlackStandIn, sqlite_core: Roundtable, clock
 ) -> None:
     await slash(http_bot, standin, "/register", "workshop", user=ALICE)
     await slash(http_bot, standin, "/register", "workshop", user=BOB)
     standin.rate_limit("chat.postMessage", retry_after=1, channel=BOB)
     await slash(http_bot, standin, "/unregister", "workshop", user=ALICE)
+    await sqlite_core.dispatch_due()  # the 429: back in the queue, due after Retry-After
+    await asyncio.sleep(1.1)
+    await sqlite_core.dispatch_due()
+    assert len(standin.calls("chat.postMessage", channel=BOB)) == 1  # not due yet on the core's clock
+    await clock.advance(timedelta(seconds=1))
     await sqlite_core.dispatch_due()
     limited, delivered = await standin.wait_for("chat.postMessage", 2, channel=BOB)
     assert (limited.status, delivered.status) == (429, 200)

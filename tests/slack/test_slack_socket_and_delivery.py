@@ -136,15 +136,17 @@ async def test_dm_failures_map_to_reasons(
     assert [r.args["channel"] for r in standin.calls("chat.postMessage")][-2:] == ["DGONE0001", ALICE]
 
 
-async def test_rate_limits_past_the_retries_are_retryable_platform_errors(
+async def test_a_rate_limit_is_rescheduled_not_slept_on_and_slows_the_lane(
     sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
 ) -> None:
     bot = SlackAdapter(sqlite_core, slack_settings)
-    standin.rate_limit("chat.postMessage", times=10, retry_after=0)
+    standin.rate_limit("chat.postMessage", times=10, retry_after=3)
     with pytest.raises(DeliveryError) as limited:
         await bot.send_direct(recipient(ALICE), Message("hi"))
     assert (limited.value.reason, limited.value.retryable) == (PLATFORM_ERROR, True)
-    assert len(standin.calls("chat.postMessage")) == 4  # the first try and three retries
+    assert limited.value.retry_after == 3 and limited.value.sent is False
+    assert len(standin.calls("chat.postMessage")) == 1  # no sleeping retry inside the send
+    assert bot.pacer.rate is not None  # paced from now on, faster again step by step
 
 
 async def test_insight_posts_join_public_channels_and_report_missing_ones(
@@ -178,8 +180,92 @@ async def test_start_follows_slack_mode_and_serves_http_on_port(
     await bot.start()
     try:
         async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
-            assert (resp.status, await resp.text()) == (200, "ok")
+            assert (resp.status, await resp.text()) == (200, "ok\nslack: up")
         assert bot.reach() == [Reach("slack", workspace=standin.team_id)]
         assert not standin.calls("apps.connections.open")  # no websocket in HTTP mode
+
+        class Gateway:  # another adapter of the process, whose connection is away
+            platform = "discord"
+
+            def health(self) -> str:
+                return "reconnecting"
+
+        sqlite_core.adapters = [bot, Gateway()]
+        async with aiohttp.ClientSession() as http, http.get(f"http://127.0.0.1:{port}/healthz") as resp:
+            assert resp.status == 503
+            assert await resp.text() == "unhealthy\nslack: up\ndiscord: reconnecting"
     finally:
         await bot.close()
+
+
+async def test_a_dropped_socket_is_reported_and_reopened(
+    sqlite_core: Roundtable,
+    slack_settings: SlackSettings,
+    standin: SlackStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    import bots.slack.adapter as slack_adapter
+    from tests.support import until
+
+    monkeypatch.setattr(slack_adapter, "WATCH_EVERY", 0.05)
+    monkeypatch.setattr(slack_adapter, "RECONNECT_BASE", 0.05)
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start_socket()
+    try:
+        bot._socket.client.auto_reconnect_enabled = False  # type: ignore[union-attr]  # ours alone
+        opened = len(standin.calls("apps.connections.open"))
+        for ws in list(standin._sockets):
+            await ws.close()
+        await until(lambda: bot.health() == "reconnecting", limit=5, what="the drop noticed")
+        assert any("Socket Mode connection dropped" in r.getMessage() for r in caplog.records)
+        await until(lambda: bot.health() == "up", limit=10, what="the socket back")
+        assert len(standin.calls("apps.connections.open")) > opened
+    finally:
+        await bot.close()
+
+
+async def test_a_socket_that_stays_down_ends_the_adapter(
+    sqlite_core: Roundtable,
+    slack_settings: SlackSettings,
+    standin: SlackStandIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import asyncio
+
+    import bots.slack.adapter as slack_adapter
+    from shared.errors import AdapterDied
+
+    monkeypatch.setattr(slack_adapter, "WATCH_EVERY", 0.05)
+    monkeypatch.setattr(slack_adapter, "RECONNECT_BASE", 0.05)
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    bot.reconnect_within = 0.3
+    await bot.start_socket()
+    try:
+        bot._socket.client.auto_reconnect_enabled = False  # type: ignore[union-attr]
+        standin.fail("apps.connections.open", "internal_error", times=None)
+        for ws in list(standin._sockets):
+            await ws.close()
+        with pytest.raises(AdapterDied):
+            await asyncio.wait_for(bot.wait(), 10)
+        assert bot.health() == "down"
+    finally:
+        await bot.close()
+
+
+async def test_deliveries_carry_their_row_in_metadata_and_can_be_found_again(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    receipt = await bot.send_direct(recipient(ALICE), Message("hi"), key="rt5")
+    [sent] = standin.calls("chat.postMessage")
+    assert sent.args["metadata"] == {"event_type": "roundtable_delivery", "event_payload": {"row": "rt5"}}
+    # before re-sending a row whose fate is unknown: found by its key, with or without a cached channel
+    assert await bot.find_sent("rt5", recipient=recipient(ALICE, receipt.dm_channel), channel=None)
+    assert await bot.find_sent("rt5", recipient=recipient(ALICE), channel=None)
+    assert not await bot.find_sent("rt6", recipient=recipient(ALICE), channel=None)
+    assert not await bot.find_sent("rt5", recipient=recipient("UBOB0001"), channel=None)
+    [history] = standin.calls("conversations.history")[:1]
+    assert history.args["include_all_metadata"] in (True, 1, "1", "true")
+    await bot.post_insight(THEME_CHANNEL, post(), key="rt9")
+    assert await bot.find_sent("rt9", recipient=None, channel=THEME_CHANNEL)

@@ -1,7 +1,7 @@
 """the organizer's whole event: cancelled sessions, registration answers, feedback, tallies and erasures
 
 Revision ID: 0003_organizer
-Revises: 0001
+Revises: 0002_delivery
 """
 
 from collections.abc import Sequence
@@ -12,7 +12,7 @@ from alembic import op
 # revision identifiers, used by Alembic.
 revision: str = "0003_organizer"
 # re-chained onto 0002_delivery when issue 10 lands
-down_revision: str | Sequence[str] | None = "0001"
+down_revision: str | Sequence[str] | None = "0002_delivery"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
