@@ -49,6 +49,8 @@ class Roundtable:
         self.clock = clock
         self._retention: asyncio.Task[None] | None = None
         self._retention_stop = asyncio.Event()
+        # how many times something was queued to go out at once (the console delivers after those)
+        self.due_now = 0
         self.limits = Limits(settings.insight_rate_limit, settings.insight_rate_window)
         # set when the storage went away under us: the runner stops and exits non-zero
         self.failed = asyncio.Event()
@@ -213,6 +215,8 @@ class Roundtable:
 
     def queued(self, due_at: datetime | None = None) -> None:
         """Something was queued (due at ``due_at``, or now): the dispatcher may need to wake."""
+        if due_at is None or due_at <= self.now():
+            self.due_now += 1
         self.dispatcher.added(due_at)
 
     # -- commands --------------------------------------------------------------------------

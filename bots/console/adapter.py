@@ -162,14 +162,16 @@ class ConsoleAdapter:
             line = await lines.get()
             if not line or line.strip() in ("/quit", "/exit"):
                 break
+            queued = self.core.due_now
             message = await self.handle_line(line)
             if message is not None and message.form is not None:
                 self.show(message)
                 message = await self._fill(message.form, lines)
             if message is not None:
                 self.show(message)
-            # let a promotion or DM caused by this command print before the next prompt
-            await self._deliver_due()
+            if self.core.due_now != queued:
+                # let a promotion or DM caused by this command print before the next prompt
+                await self._deliver_due()
         await self._deliver_due()
 
     async def run(self) -> None:
