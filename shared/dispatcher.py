@@ -30,7 +30,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from shared import notices, outbox, people
 from shared.clock import Clock
 from shared.identity import Reach, Recipient
-from shared.port import PLATFORM_ERROR, DeliveryError, DeliveryPort
+from shared.port import CANNOT_DELETE, PLATFORM_ERROR, DeliveryError, DeliveryPort
 from shared.program import Program
 from shared.store.database import Database
 
@@ -353,6 +353,9 @@ class Dispatcher:
             return outbox.Result(row.id, outbox.SKIPPED, prepared.reason)
         if isinstance(prepared, notices.Send) and recipient is None:
             return outbox.Result(row.id, outbox.SKIPPED, "unknown_recipient")
+        if isinstance(prepared, notices.Unpost):
+            # taking a post down twice is harmless (gone counts as done): no key, no lookup
+            return await self._unpost(lane, row, prepared, now)
         key = key_of(row.id)
         channel = prepared.channel if isinstance(prepared, notices.Post) else None
         if row.unsure:
@@ -373,10 +376,11 @@ class Dispatcher:
         extra = {"key": key} if lane.keyed else {}
         try:
             if isinstance(prepared, notices.Post):
-                await asyncio.wait_for(
+                posted = await asyncio.wait_for(
                     lane.port.post_insight(prepared.channel, prepared.post, **extra), self.send_timeout
                 )
-                return outbox.Result(row.id, outbox.SENT)
+                ref = getattr(posted, "ref", None)
+                return outbox.Result(row.id, outbox.SENT, ref=ref)
             assert recipient is not None
             receipt = await asyncio.wait_for(
                 lane.port.send_direct(recipient, prepared.message, **extra), self.send_timeout
@@ -407,6 +411,46 @@ class Dispatcher:
             return outbox.Result(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc))
         changed = receipt.dm_channel if receipt.dm_channel != recipient.dm_channel else None
         return outbox.Result(row.id, outbox.SENT, identity_id=row.identity_id, dm_channel=changed)
+
+    async def _unpost(self, lane: Lane, row: Row, prepared: notices.Unpost, now: datetime) -> outbox.Result:
+        """Take down a post; what the platform refuses is recorded with the erasures."""
+        delete_post = getattr(lane.port, "delete_post", None)
+        if delete_post is None:
+            return outbox.Result(
+                row.id,
+                outbox.FAILED,
+                CANNOT_DELETE,
+                "this platform cannot take posts down",
+                gone=row.platform,
+            )
+        try:
+            await asyncio.wait_for(delete_post(prepared.channel, prepared.ref), self.send_timeout)
+        except TimeoutError:
+            return self._retry_unpost(row, now, f"no answer within {self.send_timeout:g}s")
+        except DeliveryError as exc:
+            if exc.retry_after is not None:
+                return outbox.Result(
+                    row.id,
+                    outbox.PENDING,
+                    "rate_limited",
+                    exc.detail or str(exc),
+                    retry_at=now + timedelta(seconds=exc.retry_after),
+                    counts=False,
+                )
+            if exc.retryable:
+                return self._retry_unpost(row, now, exc.detail or str(exc))
+            log.warning("post %s on %s could not be taken down: %s", row.id, row.platform, exc)
+            return outbox.Result(row.id, outbox.FAILED, exc.reason, exc.detail or str(exc), gone=row.platform)
+        except Exception as exc:
+            log.exception("post %s on %s: taking it down failed unexpectedly", row.id, row.platform)
+            return outbox.Result(row.id, outbox.FAILED, PLATFORM_ERROR, repr(exc), gone=row.platform)
+        return outbox.Result(row.id, outbox.SENT)
+
+    def _retry_unpost(self, row: Row, now: datetime, detail: str) -> outbox.Result:
+        result = self._retry(row, now, PLATFORM_ERROR, detail, unsure=False)
+        if result.state == outbox.FAILED:
+            return outbox.Result(row.id, outbox.FAILED, result.reason, result.detail, gone=row.platform)
+        return result
 
     def retry_delay(self, attempt: int) -> float:
         """Exponential from the first delay, capped, with jitter (half to all of it)."""

@@ -30,11 +30,19 @@ class Post:
 
 
 @dataclass(frozen=True, slots=True)
+class Unpost:
+    """Take down a post the bot made (after its author's erasure)."""
+
+    channel: str
+    ref: str
+
+
+@dataclass(frozen=True, slots=True)
 class Skip:
     reason: str
 
 
-Prepared = Send | Post | Skip
+Prepared = Send | Post | Unpost | Skip
 
 
 def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
@@ -43,11 +51,15 @@ def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
 
 def needs_database(row: Row) -> bool:
     """Whether ``prepare`` reads the database for this row (claimed personal rows carry it all)."""
+    if row.kind == "unpost":
+        return False
     return row.kind == "insight" or "reg_status" not in row._mapping
 
 
 async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now: datetime) -> Prepared:
     """Decide, at send time, what a queued row becomes: the state of things may have changed."""
+    if row.kind == "unpost":
+        return Unpost(row.recipient, row.ref) if row.ref else Skip("no_ref")
     if row.kind == "insight":
         assert conn is not None
         post = await insights.get(conn, program, row.insight_id)

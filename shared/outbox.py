@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -12,14 +13,14 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.identity import Reach
-from shared.store.schema import identities, outbox, registrations
+from shared.store.schema import erasures, identities, outbox, registrations
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 # PostgreSQL tells every listening dispatcher, in any process, when something is queued
 CHANNEL = "roundtable_outbox"
 PERSONAL_KINDS = ("reminder", "promotion", "moved", "announcement", "cancelled", "feedback")
 # fan-outs and posts wait behind personal messages that are due
-LOW_PRIORITY_KINDS = ("announcement", "insight")
+LOW_PRIORITY_KINDS = ("announcement", "insight", "unpost")
 WAITLISTED = "waitlisted"
 # a claim is a lease of a few seconds, renewed while sending
 LEASE = timedelta(seconds=15)
@@ -116,6 +117,30 @@ async def enqueue_insight(
         )
     )
     await _announce(conn)
+
+
+async def enqueue_unposts(conn: AsyncConnection, posts: Iterable[tuple[str, str, str]], now: datetime) -> int:
+    """Queue the taking down of channel posts, each (platform, channel, ref): a row names
+    only where the post is, never whom it was for."""
+    rows = [
+        {
+            "kind": "unpost",
+            "platform": platform,
+            "workspace": None,
+            "recipient": channel,
+            "ref": ref,
+            "due_at": now,
+            "state": PENDING,
+            "attempts": 0,
+            "priority": 1,
+            "created_at": now,
+        }
+        for platform, channel, ref in posts
+    ]
+    if rows:
+        await conn.execute(insert(outbox), rows)
+        await _announce(conn)
+    return len(rows)
 
 
 async def _announce(conn: AsyncConnection) -> None:
@@ -336,12 +361,20 @@ class Result:
     counts: bool = True  # False: a rate limit, not an attempt
     identity_id: int | None = None
     dm_channel: str | None = None
+    ref: str | None = None  # the platform's id of a post made
+    gone: str | None = None  # an "unpost" the platform refused: its platform, for the record
 
 
 async def record(conn: AsyncConnection, claimer: str, results: list[Result], now: datetime) -> None:
     """A batch's outcomes, in the caller's one transaction; rows no longer ours are left alone."""
     done = [
-        {"rid": r.row_id, "new_state": r.state, "new_reason": r.reason, "new_detail": _cut(r.detail)}
+        {
+            "rid": r.row_id,
+            "new_state": r.state,
+            "new_reason": r.reason,
+            "new_detail": _cut(r.detail),
+            "new_ref": r.ref,
+        }
         for r in results
         if r.state != PENDING
     ]
@@ -354,10 +387,29 @@ async def record(conn: AsyncConnection, claimer: str, results: list[Result], now
                 state=bindparam("new_state"),
                 reason=bindparam("new_reason"),
                 detail=bindparam("new_detail"),
+                # an "unpost" keeps its own ref; a post made gets the platform's
+                ref=func.coalesce(bindparam("new_ref", type_=outbox.c.ref.type), outbox.c.ref),
                 finished_at=now,
                 lease_until=None,
             ),
             done,
+        )
+    # posts the platform would not take down after an erasure: recorded, naming nobody
+    refused = [r for r in results if r.gone is not None]
+    if refused:
+        await conn.execute(
+            insert(erasures),
+            [
+                {
+                    "at": now,
+                    "via": "unpost",
+                    "summary": json.dumps(
+                        {"channel_posts_left": {r.gone: 1}, "reason": r.reason, "detail": _cut(r.detail)},
+                        sort_keys=True,
+                    ),
+                }
+                for r in refused
+            ],
         )
     again = [
         {
@@ -534,7 +586,7 @@ async def listing(conn: AsyncConnection, limit: int, state: str | None = None) -
             r.id,
             r.kind,
             r.session_id,
-            f"channel {r.recipient}" if r.kind == "insight" else (r.display_name or r.recipient),
+            f"channel {r.recipient}" if r.kind in ("insight", "unpost") else (r.display_name or r.recipient),
             r.platform,
             r.due_at,
             r.offset_seconds,

@@ -18,6 +18,8 @@ UNKNOWN_USER = "unknown_user"
 UNKNOWN_CHANNEL = "unknown_channel"
 CANNOT_DM_BOT = "cannot_dm_bot"
 PLATFORM_ERROR = "platform_error"
+# the platform refuses to take a post down (no right to, the channel is gone)
+CANNOT_DELETE = "cannot_delete"
 
 
 class DeliveryError(Exception):
@@ -48,9 +50,11 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True, slots=True)
 class Receipt:
-    """What a successful direct message tells the core; ``dm_channel`` is cached for next time."""
+    """What a successful send tells the core: for a DM, ``dm_channel`` is cached for next time;
+    for a channel post, ``ref`` is the platform's id of the post, kept so it can be taken down."""
 
     dm_channel: str | None = None
+    ref: str | None = None
 
 
 @runtime_checkable
@@ -72,8 +76,15 @@ class DeliveryPort(Protocol):
         after a crash is failed (``interrupted``) rather than sent twice."""
         ...
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
-        """Post an insight into a theme channel. Raise DeliveryError on failure (``key=`` as above)."""
+    async def post_insight(self, channel: str, post: InsightPost) -> Receipt | None:
+        """Post an insight into a theme channel. Raise DeliveryError on failure (``key=`` as above).
+
+        Returns a receipt whose ``ref`` names the post on the platform (None: nothing to keep)."""
+        ...
+
+    async def delete_post(self, channel: str, ref: str) -> None:
+        """Take down a post the bot made. A post already gone counts as done; raise
+        DeliveryError(CANNOT_DELETE) when the platform refuses, retryable ones as for sends."""
         ...
 
 

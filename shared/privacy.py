@@ -36,6 +36,7 @@ class Erased:
     feedback: int = 0
     promoted: tuple[Promotion, ...] = ()
     posts_left: dict[str, int] = field(default_factory=dict)
+    posts_removed: int = 0  # queued to be taken down
 
     @property
     def anything(self) -> bool:
@@ -114,15 +115,29 @@ async def forget(
             continue
         promoted += (await registrations.cancel_person(conn, program, person_id, session, now)).promoted
 
-    # the insights: the counts stay, by theme; their channel posts cannot be taken down yet
-    # because no platform message reference is kept, so they are recorded as left in place
-    posts = await conn.execute(
-        select(outbox_table.c.platform, func.count())
-        .select_from(outbox_table.join(insights, insights.c.id == outbox_table.c.insight_id))
-        .where(insights.c.person_id == person_id, outbox_table.c.state == outbox.SENT)
-        .group_by(outbox_table.c.platform)
+    # the insights: the counts stay, by theme; their channel posts are queued to be taken
+    # down in this same transaction (an "unpost" names only the channel and the post), so
+    # a crash after the commit loses none; posts made before refs were kept are recorded
+    posts = (
+        await conn.execute(
+            select(outbox_table.c.platform, outbox_table.c.recipient, outbox_table.c.ref)
+            .select_from(outbox_table.join(insights, insights.c.id == outbox_table.c.insight_id))
+            .where(
+                insights.c.person_id == person_id,
+                # a post in flight, or whose fate is unknown, may be on the platform without
+                # its reference here: counted as left, to be safe
+                or_(
+                    outbox_table.c.state.in_((outbox.SENT, outbox.SENDING)),
+                    (outbox_table.c.state == outbox.PENDING) & outbox_table.c.unsure,
+                ),
+            )
+            .order_by(outbox_table.c.id)
+        )
+    ).fetchall()
+    unposts = await outbox.enqueue_unposts(
+        conn, [(p.platform, p.recipient, p.ref) for p in posts if p.ref], now
     )
-    posts_left = {platform: n for platform, n in posts}
+    posts_left = dict(Counter(p.platform for p in posts if not p.ref))
     by_theme = Counter(
         (await conn.execute(select(insights.c.theme_id).where(insights.c.person_id == person_id))).scalars()
     )
@@ -153,6 +168,7 @@ async def forget(
         feedback=rated,
         promoted=tuple(promoted),
         posts_left=posts_left,
+        posts_removed=unposts,
     )
     await record(conn, now, via, erased)
     return erased
@@ -167,6 +183,7 @@ async def record(conn: AsyncConnection, now: datetime, via: str, erased: Erased)
         "feedback": erased.feedback,
         "promoted": len(erased.promoted),
         "channel_posts_left": erased.posts_left,
+        "channel_posts_taken_down": erased.posts_removed,
     }
     await conn.execute(insert(erasures).values(at=now, via=via, summary=json.dumps(summary, sort_keys=True)))
 

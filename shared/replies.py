@@ -283,6 +283,11 @@ def forgotten(erased) -> Message:
     text = f"Done: I erased {_what(erased)}."
     if erased.promoted:
         text += f" {_counted(len(erased.promoted), 'seat', 'seats')} you held went to the waitlist."
+    if erased.posts_removed:
+        text += (
+            f" I am taking down the {_counted(erased.posts_removed, 'channel post', 'channel posts')} "
+            "I made of your insights."
+        )
     if erased.posts_left:
         where = platforms.join([f"{n} on {platforms.label(p)}" for p, n in sorted(erased.posts_left.items())])
         text += (

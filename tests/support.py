@@ -90,6 +90,7 @@ class RecordingPort:
         return [Reach(self.platform, self.workspace, self.user_id)]
 
     keys: set[str] = field(default_factory=set)  # like a platform's nonce: a key sent twice is one message
+    refs: dict[str, tuple[str, InsightPost]] = field(default_factory=dict)  # ref -> a post kept
 
     async def send_direct(self, recipient: Recipient, message: Message, *, key: str | None = None) -> Receipt:
         self.started += 1
@@ -104,14 +105,24 @@ class RecordingPort:
             self.keys.add(key)
         return Receipt(dm_channel=f"D-{recipient.user_id}")
 
-    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> Receipt:
         error = self.fail.get(channel)
         if error is not None:
             raise error
         if key is None or key not in self.keys:
             self.posts.append((channel, post))
+            self.refs[f"p{len(self.posts)}"] = (channel, post)
         if key is not None:
             self.keys.add(key)
+        return Receipt(ref=next(r for r, p in self.refs.items() if p == (channel, post)))
+
+    async def delete_post(self, channel: str, ref: str) -> None:
+        error = self.fail.get(f"delete:{channel}")
+        if error is not None:
+            raise error
+        posted = self.refs.pop(ref, None)
+        if posted is not None and posted in self.posts:
+            self.posts.remove(posted)
 
     def texts_for(self, user_id: str) -> list[str]:
         return [m.text for r, m in self.direct if r.user_id == user_id]

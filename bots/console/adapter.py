@@ -60,6 +60,9 @@ class ConsoleAdapter:
     async def post_insight(self, channel: str, post: InsightPost) -> None:
         raise DeliveryError(UNKNOWN_CHANNEL, "the console has no channels")
 
+    async def delete_post(self, channel: str, ref: str) -> None:
+        """The console posts nothing to channels: there is nothing to take down."""
+
     # -- the adapter's life cycle ----------------------------------------------------------
     async def start(self) -> None:
         self.core.attach(self)

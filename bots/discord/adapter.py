@@ -35,6 +35,7 @@ from shared.insights import MAX_CITY, MAX_TEXT
 from shared.messages import Form, InsightPost, Message, refusal
 from shared.pacing import RateLimiter
 from shared.port import (
+    CANNOT_DELETE,
     DMS_CLOSED,
     PLATFORM_ERROR,
     UNKNOWN_CHANNEL,
@@ -58,6 +59,9 @@ MODAL_TIMEOUT = 15 * 60.0
 
 # Discord JSON error codes (https://discord.com/developers/docs/topics/opcodes-and-status-codes)
 UNKNOWN_CHANNEL_CODE = 10003
+UNKNOWN_MESSAGE_CODE = 10008
+# the adapter's own reason: a post to take down is gone already (taken as done)
+UNKNOWN_MESSAGE = "unknown_message"
 UNKNOWN_USER_CODE = 10013
 CANNOT_SEND_TO_USER_CODE = 50007
 # Discord's documented global limit: 50 requests per second per bot
@@ -606,12 +610,27 @@ class DiscordAdapter:
         await self._guard(self._post(channel_id, kwargs, key))
         return Receipt(dm_channel=channel_id)
 
-    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
-        """Post an insight embed into a theme channel; mentions are disabled."""
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> Receipt:
+        """Post an insight embed into a theme channel; mentions are disabled.
+
+        The receipt's ``ref`` is the message id, what deleting it takes."""
         if not channel.isdigit():
             raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
         kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
-        await self._guard(self._post(channel, kwargs, key))
+        message = await self._guard(self._post(channel, kwargs, key))
+        return Receipt(ref=str(message.id) if getattr(message, "id", None) else None)
+
+    async def delete_post(self, channel: str, ref: str) -> None:
+        """DELETE /channels/{channel}/messages/{ref}; a message already gone counts as done."""
+        if not channel.isdigit() or not ref.isdigit():
+            raise DeliveryError(CANNOT_DELETE, f"not a Discord message: {channel!r}/{ref!r}")
+        await self.limiter.acquire()
+        partial = self.client.get_partial_messageable(int(channel)).get_partial_message(int(ref))
+        try:
+            await self._guard(partial.delete(), deleting=True)
+        except DeliveryError as exc:
+            if exc.reason != UNKNOWN_MESSAGE:
+                raise
 
     async def _post(self, channel_id: str, kwargs: dict[str, Any], key: str | None = None) -> discord.Message:
         await self.limiter.acquire()
@@ -622,20 +641,29 @@ class DiscordAdapter:
         return await channel.send(**kwargs)
 
     @staticmethod
-    async def _guard(call: Awaitable[Any]) -> Any:
-        """Await a Discord call, turning its failures into ``DeliveryError``s."""
+    async def _guard(call: Awaitable[Any], *, deleting: bool = False) -> Any:
+        """Await a Discord call, turning its failures into ``DeliveryError``s.
+
+        ``deleting``: taking a post down, where 404 Unknown Message means it is gone already
+        (``UNKNOWN_MESSAGE``) and a refusal for good is ``CANNOT_DELETE``."""
         try:
             return await call
-        except discord.Forbidden as exc:
-            if exc.code == CANNOT_SEND_TO_USER_CODE:
-                raise DeliveryError(DMS_CLOSED, exc.text) from exc
-            raise DeliveryError(PLATFORM_ERROR, f"forbidden ({exc.code}): {exc.text}") from exc
         except discord.NotFound as exc:
+            if deleting and exc.code == UNKNOWN_MESSAGE_CODE:
+                raise DeliveryError(UNKNOWN_MESSAGE, exc.text) from exc
+            if deleting:
+                raise DeliveryError(CANNOT_DELETE, f"not found ({exc.code}): {exc.text}") from exc
             if exc.code == UNKNOWN_USER_CODE:
                 raise DeliveryError(UNKNOWN_USER, exc.text) from exc
             if exc.code == UNKNOWN_CHANNEL_CODE:
                 raise DeliveryError(UNKNOWN_CHANNEL, exc.text) from exc
             raise DeliveryError(PLATFORM_ERROR, f"not found ({exc.code}): {exc.text}") from exc
+        except discord.Forbidden as exc:
+            if deleting:
+                raise DeliveryError(CANNOT_DELETE, f"forbidden ({exc.code}): {exc.text}") from exc
+            if exc.code == CANNOT_SEND_TO_USER_CODE:
+                raise DeliveryError(DMS_CLOSED, exc.text) from exc
+            raise DeliveryError(PLATFORM_ERROR, f"forbidden ({exc.code}): {exc.text}") from exc
         except discord.DiscordServerError as exc:
             raise DeliveryError(PLATFORM_ERROR, f"Discord {exc.status}", retryable=True) from exc
         except discord.RateLimited as exc:

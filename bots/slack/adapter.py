@@ -42,6 +42,7 @@ from shared.inbound import Admission
 from shared.messages import InsightPost, Message, refusal
 from shared.pacing import AdaptivePacer
 from shared.port import (
+    CANNOT_DELETE,
     CANNOT_DM_BOT,
     PLATFORM_ERROR,
     UNKNOWN_CHANNEL,
@@ -126,14 +127,17 @@ def _retry_after(exc: BaseException) -> float | None:
         return 1.0
 
 
-def _delivery_error(exc: BaseException, *, to_channel: str | None) -> DeliveryError:
-    """Slack's answer to a DM (``to_channel`` None) or a channel post, as the core's reason."""
+def _delivery_error(exc: BaseException, *, to_channel: str | None, deleting: bool = False) -> DeliveryError:
+    """Slack's answer to a DM (``to_channel`` None), a channel post or, ``deleting``, a
+    post's removal, as the core's reason (a removal Slack refuses for good: CANNOT_DELETE)."""
     code = _error_code(exc)
     wait = _retry_after(exc)
     if wait is not None:
         return DeliveryError(PLATFORM_ERROR, f"{code}, retry after {wait:g}s", retry_after=wait)
     if not isinstance(exc, SlackApiError):
         return DeliveryError(PLATFORM_ERROR, code, retryable=True)
+    if deleting and not _transient(exc):
+        return DeliveryError(CANNOT_DELETE, f"{to_channel}: {code}")
     if to_channel is None:
         if code == "cannot_dm_bot":
             return DeliveryError(CANNOT_DM_BOT, code)
@@ -485,19 +489,35 @@ class SlackAdapter:
             raise _delivery_error(exc, to_channel=None) from exc
         return Receipt(dm_channel=str(response.get("channel") or "") or None)
 
-    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> None:
-        """Post an insight into a theme channel; join it first if it is public and we are not in."""
+    async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> Receipt:
+        """Post an insight into a theme channel; join it first if it is public and we are not in.
+
+        The receipt's ``ref`` is the message's ``ts``, what ``chat.delete`` takes."""
         blocks, text = render.insight_blocks(post), render.insight_fallback(post)
         try:
             try:
-                await self._post(channel, text, blocks, key)
+                response = await self._post(channel, text, blocks, key)
             except SlackApiError as exc:
                 if _error_code(exc) != "not_in_channel":
                     raise
                 await self.delivery.conversations_join(channel=channel)
-                await self._post(channel, text, blocks, key)
+                response = await self._post(channel, text, blocks, key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             raise _delivery_error(exc, to_channel=channel) from exc
+        return Receipt(ref=str(response.get("ts") or "") or None)
+
+    async def delete_post(self, channel: str, ref: str) -> None:
+        """Take a post down with ``chat.delete``; a message already gone counts as done."""
+        try:
+            await self.pacer.acquire()
+            await self.delivery.chat_delete(channel=channel, ts=ref)
+        except (SlackApiError, *NETWORK_ERRORS) as exc:
+            if _error_code(exc) == "message_not_found":
+                return
+            error = _delivery_error(exc, to_channel=channel, deleting=True)
+            if error.retry_after is not None:
+                self.pacer.throttled(error.retry_after)
+            raise error from exc
 
     async def find_sent(self, key: str, *, recipient: Recipient | None, channel: str | None) -> bool:
         """Whether a message carrying ``key`` in its metadata is in the conversation already.

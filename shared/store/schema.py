@@ -117,7 +117,7 @@ outbox = Table(
     "outbox",
     metadata,
     Column("id", Integer, primary_key=True),
-    Column("kind", String(20), nullable=False),  # reminder | promotion | moved | announcement | insight
+    Column("kind", String(20), nullable=False),  # reminder | … | insight | unpost
     Column("session_id", String(50)),
     Column("person_id", Integer, ForeignKey("people.id", ondelete="SET NULL")),
     Column("identity_id", Integer, ForeignKey("identities.id", ondelete="SET NULL")),
@@ -143,6 +143,9 @@ outbox = Table(
     Column("unsure", Boolean, nullable=False, default=False, server_default=sa_false()),
     Column("finished_at", UTCDateTime),
     Column("created_at", UTCDateTime, nullable=False),
+    # the platform's reference of what was posted (an insight post), or of the post to take
+    # down (an "unpost": only a channel and this, naming nobody)
+    Column("ref", String(100)),
     # serves the claim: state and platform by equality, then priority, due_at, id in order
     Index("ix_outbox_claim", "state", "platform", "priority", "due_at", "id"),
     Index("ix_outbox_person_session", "person_id", "session_id"),

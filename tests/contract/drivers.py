@@ -58,6 +58,10 @@ class Driver:
     async def posts(self) -> list[str]:
         return []
 
+    async def held(self) -> list[str]:
+        """What the theme channel holds now: posts taken down are gone from it."""
+        return []
+
 
 # -- console ----------------------------------------------------------------------------------
 @dataclass
@@ -126,6 +130,10 @@ class SlackDriver(Driver):
         assert self.standin is not None
         return [_slack_words(r.args) for r in self.standin.calls("chat.postMessage", channel=SLACK_THEME)]
 
+    async def held(self) -> list[str]:
+        assert self.standin is not None
+        return [str(m.get("text") or "") for m in self.standin.posts_in(SLACK_THEME)]
+
 
 # -- Discord ----------------------------------------------------------------------------------
 DISCORD_THEME = "1200000000000000001"
@@ -160,6 +168,10 @@ class DiscordDriver(Driver):
         assert self.standin is not None
         return [_discord_words(b) for b in self.standin.channel_bodies(DISCORD_THEME)]
 
+    async def held(self) -> list[str]:
+        assert self.standin is not None
+        return [_discord_words(m) for m in self.standin.messages_in(DISCORD_THEME)]
+
 
 # -- memo, the test-only fourth adapter ---------------------------------------------------------
 @dataclass
@@ -178,6 +190,9 @@ class MemoDriver(Driver):
     async def posts(self) -> list[str]:
         assert self.adapter is not None
         return list(self.adapter.rooms[memo_adapter.ROOM])
+
+    async def held(self) -> list[str]:
+        return await self.posts()
 
 
 THEME_CHANNELS = {"slack": SLACK_THEME, "discord": DISCORD_THEME, "memo": memo_adapter.ROOM}

@@ -72,6 +72,7 @@ class MemoAdapter:
         self.settings = settings
         self.dms: dict[str, list[str]] = {}
         self.rooms: dict[str, list[str]] = {room: [] for room in settings.rooms}
+        self.posted: dict[str, tuple[str, str]] = {}  # ref -> (room, text)
         self._closed = asyncio.Event()
         self._live = False
 
@@ -102,11 +103,20 @@ class MemoAdapter:
         self.dms.setdefault(recipient.user_id, []).append(plain(message))
         return Receipt()
 
-    async def post_insight(self, channel: str, post: InsightPost) -> None:
+    async def post_insight(self, channel: str, post: InsightPost) -> Receipt:
         if channel not in self.rooms:
             raise DeliveryError(UNKNOWN_CHANNEL, channel)
         who = post.author or "anonymous"
-        self.rooms[channel].append(f"{post.theme_name}: {post.text} — {who}, {post.origin}")
+        text = f"{post.theme_name}: {post.text} — {who}, {post.origin}"
+        self.rooms[channel].append(text)
+        ref = f"m{len(self.posted) + 1}"
+        self.posted[ref] = (channel, text)
+        return Receipt(ref=ref)
+
+    async def delete_post(self, channel: str, ref: str) -> None:
+        posted = self.posted.pop(ref, None)
+        if posted is not None and posted[1] in self.rooms.get(channel, []):
+            self.rooms[channel].remove(posted[1])
 
 
 def build(core: Roundtable, settings: MemoSettings) -> MemoAdapter:

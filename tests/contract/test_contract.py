@@ -100,6 +100,23 @@ async def test_forgetme_asks_then_erases_and_gives_the_seat_away(driver: Driver)
     assert "there is nothing to erase" in again.text
 
 
+async def test_forgetme_takes_down_the_channel_posts_of_their_insights(driver: Driver) -> None:
+    await driver.say("ann", "/insight citizen-participation We opened the town hall at night")
+    await driver.say("ben", "/insight citizen-participation Ben kept the library open")
+    await driver.deliver()
+    if driver.theme_channel is not None:
+        assert [p for p in await driver.held() if "town hall at night" in p]
+    done = await driver.say("ann", "/forgetme confirm")
+    assert "Done: I erased 1 account" in done.text and "1 insight" in done.text
+    if driver.theme_channel is not None:
+        assert "taking down the 1 channel post" in done.text
+    await driver.deliver()
+    held = await driver.held()
+    assert not [p for p in held if "town hall at night" in p]
+    if driver.theme_channel is not None:
+        assert [p for p in held if "library open" in p]  # only hers go
+
+
 async def test_feedback_after_the_session_and_a_typed_lesson(driver: Driver) -> None:
     await driver.say("ann", "/register workshop")
     early = await driver.say("ann", "/feedback workshop 5")

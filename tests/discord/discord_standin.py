@@ -132,6 +132,7 @@ class DiscordStandin:
         self.users: dict[str, StandinUser] = {}
         self.channels: dict[str, dict[str, Any]] = {}  # guild text channels
         self.dm_channels: dict[str, str] = {}  # channel id -> user id
+        self.held: dict[str, list[dict[str, Any]]] = {}  # channel id -> the messages it holds
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
         self.heartbeats = 0
@@ -311,6 +312,10 @@ class DiscordStandin:
         if method != "POST" or m is None or m.group(1) not in self.dm_channels:
             return False
         return user_id is None or self.dm_channels[m.group(1)] == user_id
+
+    def messages_in(self, channel_id: str) -> list[dict[str, Any]]:
+        """The messages a channel holds now, oldest first (deleted ones are gone)."""
+        return self.held.get(channel_id, [])
 
     def channel_bodies(self, channel_id: str) -> list[dict[str, Any]]:
         return [
@@ -612,7 +617,18 @@ class DiscordStandin:
             if nonce is not None:
                 message["nonce"] = str(nonce)
                 self._nonces[str(nonce)] = (time.monotonic(), message)
+            self.held.setdefault(channel_id, []).append(message)
             return 200, message, ok
+        if method == "DELETE" and (m := re.fullmatch(r"/channels/(\d+)/messages/(\d+)", path)):
+            channel_id, message_id = m.group(1), m.group(2)
+            if channel_id not in self.channels and channel_id not in self.dm_channels:
+                return 404, {"message": "Unknown Channel", "code": 10003}, ok
+            held = self.held.get(channel_id, [])
+            for message in held:
+                if message["id"] == message_id:
+                    held.remove(message)
+                    return 204, None, ok
+            return 404, {"message": "Unknown Message", "code": 10008}, ok
         return 404, {"message": "404: Not Found", "code": 0}, ok
 
     def _interaction_callback(

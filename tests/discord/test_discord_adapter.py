@@ -416,6 +416,58 @@ async def test_forgetme_button_erases_and_a_second_time_finds_nothing(
     assert "nothing to erase" in text_of(again)
 
 
+async def _share_and_post(standin: DiscordStandin, core: Roundtable, alice) -> None:
+    text = "Neighbourhood councils kept meeting online."
+    await standin.wait_answer(await standin.slash(alice, "insight", theme="citizen-participation", text=text))
+    await core.dispatch_due()
+    assert len(standin.messages_in(THEME_CHANNEL)) == 1
+
+
+async def test_forgetme_takes_the_insight_post_down_from_the_channel(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    await _share_and_post(standin, discord_core, alice)
+    done = await standin.wait_answer(await standin.click(alice, "rt:/forgetme confirm"))
+    assert "taking down the 1 channel post" in text_of(done)
+    await discord_core.dispatch_due()
+    [deleted] = standin.find("DELETE", rf"/channels/{THEME_CHANNEL}/messages/\d+")
+    assert deleted.status == 204
+    assert standin.messages_in(THEME_CHANNEL) == []  # gone from the channel
+
+
+async def test_a_post_discord_refuses_to_delete_is_recorded(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    from shared.store.schema import erasures
+
+    alice = standin.add_user("alice")
+    await _share_and_post(standin, discord_core, alice)
+    standin.fail_next(
+        "DELETE", r"/channels/\d+/messages/\d+", 403, {"message": "Missing Permissions", "code": 50013}
+    )
+    await standin.wait_answer(await standin.click(alice, "rt:/forgetme confirm"))
+    await discord_core.dispatch_due()
+    assert len(standin.messages_in(THEME_CHANNEL)) == 1  # still there
+    async with discord_core.db.transaction() as conn:
+        records = [json.loads(r.summary) for r in await conn.execute(select(erasures))]
+    assert any(
+        r.get("channel_posts_left") == {"discord": 1} and r.get("reason") == "cannot_delete" for r in records
+    )
+
+
+async def test_deleting_a_post_maps_discord_answers(standin: DiscordStandin, bot: DiscordAdapter) -> None:
+    post = InsightPost(1, "t", "Theme", "text", "Alice", None, "discord", datetime.now(UTC))
+    receipt = await bot.post_insight(THEME_CHANNEL, post)
+    assert receipt.ref == standin.messages_in(THEME_CHANNEL)[0]["id"]
+    await bot.delete_post(THEME_CHANNEL, receipt.ref)
+    await bot.delete_post(THEME_CHANNEL, receipt.ref)  # 404 Unknown Message: gone already, fine
+    assert standin.messages_in(THEME_CHANNEL) == []
+    with pytest.raises(DeliveryError) as refused:
+        await bot.delete_post("1888888888888888888", receipt.ref)  # 404 Unknown Channel
+    assert refused.value.reason == "cannot_delete" and not refused.value.retryable
+
+
 # ----- failure handling -------------------------------------------------------------
 
 

@@ -56,6 +56,7 @@ async def test_forgetme_erases_a_person_everywhere_and_gives_the_seat_away(core,
     await core.handle(Invocation(ANN_DISCORD, "link"))  # a code left lying about
     await clock.set(core.program.session("workshop").starts_at - timedelta(days=1))
     await core.dispatch_due()  # reminders sent to her, insight posted on both platforms
+    assert len(slack.posts) == 1 and len(discord.posts) == 1
     async with core.db.transaction() as conn:
         ann_id = await privacy.person_of(conn, ANN_SLACK)
         table = metadata.tables["identities"]
@@ -74,7 +75,8 @@ async def test_forgetme_erases_a_person_everywhere_and_gives_the_seat_away(core,
     done = await core.handle(Invocation(ANN_DISCORD, "forgetme", {"confirm": "confirm"}))
     assert done.ok and done.text.startswith("Done: I erased 2 accounts, 2 registrations, 1 insight")
     assert "1 seat you held went to the waitlist" in done.text
-    assert "could not take down" in done.text  # no platform reference to the posts is kept yet
+    assert "taking down the 2 channel posts" in done.text
+    assert "could not take down" not in done.text
 
     # nothing of hers is left, under any id or name
     for table, row in await everything(core):
@@ -85,8 +87,9 @@ async def test_forgetme_erases_a_person_everywhere_and_gives_the_seat_away(core,
             if column == "identity_id":
                 assert value not in identity_ids, (table, row)
 
-    # Bengt has the seat, and is told
+    # Bengt has the seat, and is told; her posts are taken down on both platforms
     await core.dispatch_due()
+    assert slack.posts == [] and discord.posts == []
     assert any("A seat opened up" in t for t in slack.texts_for("U0BENRT2"))
     roster = await core.handle(Invocation(BEN, "roster", {"session": "workshop"}, organizer=True))
     assert roster.fields[0].value == "1. Bengt Oyelaran (Slack)"
@@ -155,3 +158,65 @@ async def test_mydata_gives_everything_across_linked_accounts_as_json(core, cloc
 
     bens = json.loads((await core.handle(Invocation(BEN, "mydata"))).files[0].data)
     assert bens["registrations"][0]["waitlist_position"] == 1
+
+
+async def _share_and_post(core, clock, *ports):
+    for port in ports:
+        core.attach(port)
+    await core.register(ANN_SLACK, "workshop")
+    assert (await core.share_insight(ANN_SLACK, "decision-making", "Decide early.")).ok
+    await clock.set(core.program.session("workshop").starts_at - timedelta(days=1))
+    await core.dispatch_due()
+
+
+async def _erasure_records(core) -> list[dict]:
+    import json
+
+    async with core.db.transaction() as conn:
+        table = metadata.tables["erasures"]
+        return [json.loads(r.summary) | {"via": r.via} for r in await conn.execute(select(table))]
+
+
+async def test_a_post_the_platform_refuses_to_take_down_is_recorded(core, clock):
+    from shared.port import CANNOT_DELETE, DeliveryError
+
+    slack = RecordingPort(platform="slack")
+    slack.fail["delete:C0THEMES"] = DeliveryError(CANNOT_DELETE, "cant_delete_message")
+    await _share_and_post(core, clock, slack)
+    assert len(slack.posts) == 1
+    done = await core.handle(Invocation(ANN_SLACK, "forgetme", {"confirm": "confirm"}))
+    assert "taking down the 1 channel post " in done.text
+    await core.dispatch_due()
+    assert len(slack.posts) == 1  # still there: the platform refused
+    records = await _erasure_records(core)
+    assert any(
+        r["via"] == "unpost" and r["channel_posts_left"] == {"slack": 1} and r["reason"] == CANNOT_DELETE
+        for r in records
+    )
+
+
+async def test_a_post_made_before_refs_were_kept_is_recorded_and_said(core, clock):
+    from sqlalchemy import update
+
+    slack = RecordingPort(platform="slack")
+    await _share_and_post(core, clock, slack)
+    async with core.db.transaction() as conn:
+        table = metadata.tables["outbox"]
+        await conn.execute(update(table).where(table.c.kind == "insight").values(ref=None))
+    done = await core.handle(Invocation(ANN_SLACK, "forgetme", {"confirm": "confirm"}))
+    assert "could not take down" in done.text and "1 on Slack" in done.text
+    records = await _erasure_records(core)
+    assert records[-1]["channel_posts_left"] == {"slack": 1}
+
+
+async def test_posts_to_take_down_survive_a_crash_after_the_erasure(core, clock):
+    slack = RecordingPort(platform="slack")
+    await _share_and_post(core, clock, slack)
+    core.detach(slack)  # as if the bot stopped right after the commit
+    await core.handle(Invocation(ANN_SLACK, "forgetme", {"confirm": "confirm"}))
+    rows = [r for t, r in await everything(core) if t == "outbox" and r["kind"] == "unpost"]
+    assert len(rows) == 1 and rows[0]["person_id"] is None and rows[0]["identity_id"] is None
+    assert rows[0]["recipient"] == "C0THEMES" and rows[0]["ref"]
+    core.attach(slack)  # the next start takes it down
+    await core.dispatch_due()
+    assert slack.posts == []

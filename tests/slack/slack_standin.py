@@ -332,6 +332,24 @@ class SlackStandIn:
         self.history.setdefault(str(channel), []).append(message)
         return {"ok": True, "channel": channel, "ts": ts, "message": message}
 
+    def _m_chat_delete(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Take a message the bot posted out of its conversation (``message_not_found`` if none)."""
+        channel, ts = str(args.get("channel", "")), str(args.get("ts", ""))
+        if channel not in self.history and channel not in self.channels:
+            return {"ok": False, "error": "channel_not_found"}
+        held = self.history.get(channel, [])
+        for message in held:
+            if message.get("ts") == ts:
+                if message.get("user") != BOT_USER_ID:
+                    return {"ok": False, "error": "cant_delete_message"}
+                held.remove(message)
+                return {"ok": True, "channel": channel, "ts": ts}
+        return {"ok": False, "error": "message_not_found"}
+
+    def posts_in(self, channel: str) -> list[dict[str, Any]]:
+        """The messages a channel holds, oldest first."""
+        return self.history.get(channel, [])
+
     def _m_conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
         """Newest first; message metadata only with include_all_metadata, as Slack does."""
         channel = str(args.get("channel", ""))

@@ -269,3 +269,80 @@ async def test_deliveries_carry_their_row_in_metadata_and_can_be_found_again(
     assert history.args["include_all_metadata"] in (True, 1, "1", "true")
     await bot.post_insight(THEME_CHANNEL, post(), key="rt9")
     assert await bot.find_sent("rt9", recipient=None, channel=THEME_CHANNEL)
+
+
+async def _share_and_post(core: Roundtable, bot: SlackAdapter, standin: SlackStandIn) -> None:
+    from shared.identity import Identity
+
+    alice = Identity("slack", standin.team_id, ALICE, "alice")
+    assert (await core.share_insight(alice, "citizen-participation", "We kept the food bank open.")).ok
+    await core.dispatch_due()
+    assert [m["text"] for m in standin.posts_in(THEME_CHANNEL)]  # posted
+
+
+async def test_forgetme_takes_the_insight_post_down_from_the_channel(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await _share_and_post(sqlite_core, bot, standin)
+        await standin.send_envelope(
+            "slash_commands", standin.slash("/forgetme", "confirm", user=ALICE, key="gone")
+        )
+        [reply] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/gone"))
+        assert "taking down the 1 channel post" in reply.args["text"]
+        await sqlite_core.dispatch_due()
+        [deleted] = standin.calls("chat.delete", channel=THEME_CHANNEL)
+        assert deleted.status == 200
+        assert standin.posts_in(THEME_CHANNEL) == []  # gone from the channel's history
+    finally:
+        await bot.close()
+
+
+async def test_a_post_slack_refuses_to_delete_is_recorded(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    import json
+
+    from sqlalchemy import select
+
+    from shared.store.schema import erasures
+
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await _share_and_post(sqlite_core, bot, standin)
+        standin.fail("chat.delete", "cant_delete_message")
+        await standin.send_envelope("slash_commands", standin.slash("/forgetme", "confirm", user=ALICE))
+        await standin.wait_for("response_url")
+        await sqlite_core.dispatch_due()
+        assert len(standin.posts_in(THEME_CHANNEL)) == 1  # still there
+        async with sqlite_core.db.transaction() as conn:
+            records = [json.loads(r.summary) for r in await conn.execute(select(erasures))]
+        assert any(
+            r.get("channel_posts_left") == {"slack": 1} and r.get("reason") == "cannot_delete"
+            for r in records
+        )
+    finally:
+        await bot.close()
+
+
+async def test_deleting_a_post_maps_slack_answers(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    receipt = await bot.post_insight(THEME_CHANNEL, post())
+    assert receipt.ref == standin.posts_in(THEME_CHANNEL)[0]["ts"]
+    await bot.delete_post(THEME_CHANNEL, receipt.ref)
+    await bot.delete_post(THEME_CHANNEL, receipt.ref)  # message_not_found: already gone, fine
+    assert standin.posts_in(THEME_CHANNEL) == []
+    for code in ("cant_delete_message", "missing_scope", "channel_not_found"):
+        standin.fail("chat.delete", code)
+        with pytest.raises(DeliveryError) as refused:
+            await bot.delete_post(THEME_CHANNEL, "1.000001")
+        assert refused.value.reason == "cannot_delete" and not refused.value.retryable
+    standin.fail("chat.delete", "internal_error", status=500)
+    with pytest.raises(DeliveryError) as later:
+        await bot.delete_post(THEME_CHANNEL, "1.000001")
+    assert later.value.retryable
