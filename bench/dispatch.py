@@ -17,30 +17,13 @@ from pathlib import Path
 from rich.console import Console
 from rich.progress import track
 
+from bench.delivery import CountingPort
 from bench.figures import Figure, Options
 from shared.app import Roundtable
 from shared.clock import FakeClock
-from shared.identity import Identity, Reach
-from shared.port import Receipt
+from shared.identity import Identity
 from shared.program import load_program
 from shared.settings import Settings
-
-
-class CountingPort:
-    platform = "console"
-
-    def __init__(self) -> None:
-        self.sent = 0
-
-    def reach(self) -> list[Reach]:
-        return [Reach("console")]
-
-    async def send_direct(self, recipient, message, *, key=None) -> Receipt:
-        self.sent += 1
-        return Receipt()
-
-    async def post_insight(self, channel, post, *, key=None) -> None:
-        self.sent += 1
 
 
 async def drain(people: int, url: str | None) -> dict[str, float]:

@@ -392,14 +392,7 @@ class Dispatcher:
         except DeliveryError as exc:
             if exc.retry_after is not None:
                 log.info("message %s: %s asks to wait %.1fs", row.id, row.platform, exc.retry_after)
-                return outbox.Result(
-                    row.id,
-                    outbox.PENDING,
-                    "rate_limited",
-                    exc.detail or str(exc),
-                    retry_at=now + timedelta(seconds=exc.retry_after),
-                    counts=False,
-                )
+                return _rate_limited(row, now, exc)
             if exc.retryable:
                 return self._retry(
                     row, now, PLATFORM_ERROR, exc.detail or str(exc), unsure=exc.sent is not False
@@ -429,14 +422,7 @@ class Dispatcher:
             return self._retry_unpost(row, now, f"no answer within {self.send_timeout:g}s")
         except DeliveryError as exc:
             if exc.retry_after is not None:
-                return outbox.Result(
-                    row.id,
-                    outbox.PENDING,
-                    "rate_limited",
-                    exc.detail or str(exc),
-                    retry_at=now + timedelta(seconds=exc.retry_after),
-                    counts=False,
-                )
+                return _rate_limited(row, now, exc)
             if exc.retryable:
                 return self._retry_unpost(row, now, exc.detail or str(exc))
             log.warning("post %s on %s could not be taken down: %s", row.id, row.platform, exc)
@@ -504,3 +490,16 @@ class Dispatcher:
             await asyncio.gather(self._renewer, return_exceptions=True)
             self._renewer = None
         await self._unlisten()
+
+
+def _rate_limited(row: Row, now: datetime, exc: DeliveryError) -> outbox.Result:
+    """The platform asked to wait: the row waits in the queue, not in a slot, and the wait is
+    not counted as a failed attempt."""
+    return outbox.Result(
+        row.id,
+        outbox.PENDING,
+        "rate_limited",
+        exc.detail or str(exc),
+        retry_at=now + timedelta(seconds=exc.retry_after or 0),
+        counts=False,
+    )
