@@ -23,6 +23,7 @@ from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
 from shared.store.database import Database, DatabaseUrlError, safe_url
 from shared.timefmt import format_moment
+from shared.zones import EXAMPLE, canonical
 
 out = Console(soft_wrap=True, highlight=False)
 err = Console(stderr=True, soft_wrap=True, highlight=False)
@@ -57,6 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="chat with the bot in this terminal, one command a line")
     console.add_argument("--as", dest="name", required=True, help="who you are in the chat")
     console.add_argument("--organizer", action="store_true", help="allow the organizer commands")
+    console.add_argument(
+        "--tz", help="show times in this IANA zone (a /timezone choice wins; default: the event's)"
+    )
 
     sub.add_parser("check", help="validate the program and settings; show what `run` would start")
 
@@ -137,7 +141,12 @@ async def _run(settings: Settings, program: Program, chosen: list[runner.Chosen]
 
 async def cmd_console(args, settings: Settings, program: Program) -> int:
     console = registry.plugin("console")
-    chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer))
+    tz = None
+    if args.tz:
+        tz = canonical(args.tz)
+        if tz is None:
+            raise Failure(f"{args.tz!r} is not an IANA time zone such as {EXAMPLE}", 2)
+    chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer, tz=tz))
     return await _run(settings, program, [chosen])
 
 

@@ -6,11 +6,12 @@ live in ``shared/handlers``, their wording in ``shared/replies.py``.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from datetime import datetime
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import program_sync, replies
+from shared import people, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -139,9 +140,26 @@ class Roundtable:
             if option.required and not (inv.args.get(option.name) or "").strip():
                 return replies.missing_option(spec, option.name)
         try:
-            return await HANDLERS[spec.name](self, inv)
+            message = await HANDLERS[spec.name](self, inv)
         except Refusal as exc:
             return refusal(str(exc), error_field=exc.field)
+        return await self.for_reader(inv.identity, message)
+
+    async def for_reader(self, identity: Identity, message: Message) -> Message:
+        """The message with its reader's zone, for adapters that show times as plain text.
+
+        Read after the command ran, so that ``/timezone X`` answers in X already. A failed
+        lookup only costs the zone: the adapter's default is used.
+        """
+        if message.zone is not None:
+            return message
+        try:
+            async with self.db.transaction() as conn:
+                mine = await people.prefs(conn, identity)
+        except database.FAILURES as exc:
+            log.warning("the zone of %s could not be read: %s", identity.platform, exc)
+            return message
+        return dataclasses.replace(message, zone=mine.zone) if mine.zone else message
 
     async def register(self, identity: Identity, session_id: str) -> Message:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))

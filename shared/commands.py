@@ -18,7 +18,7 @@ from shared.messages import Message
 if TYPE_CHECKING:
     from shared.app import Roundtable
 
-ChoicesFrom = Literal["sessions", "themes"] | None
+ChoicesFrom = Literal["sessions", "themes", "zones"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -102,6 +102,11 @@ COMMANDS: dict[str, CommandSpec] = {
             "link",
             "Link your accounts on two platforms",
             (Option("code", "A code from /link", required=False),),
+        ),
+        CommandSpec(
+            "timezone",
+            "Show or set the time zone your times are shown in",
+            (Option("zone", "An IANA zone such as America/Bogota", required=False, choices_from="zones"),),
         ),
         CommandSpec("help", "What the bot can do"),
     )

@@ -60,6 +60,8 @@ class Message:
     # set on failures that need a form field highlighted (e.g. a modal's "text")
     error_field: str | None = None
     kind: str = "reply"
+    # the reader's IANA zone, for renderings in plain text; None: the adapter's default zone
+    zone: str | None = None
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

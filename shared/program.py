@@ -48,6 +48,8 @@ class Event(_Strict):
     description: str = ""
     url: AnyHttpUrl | None = None
     locale: str = "en"
+    # the zones of the event's cities, offered first where people pick their own zone
+    zones: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -57,6 +59,11 @@ class Event(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from exc
         return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(cls._zone(value) for value in values)
 
     @field_validator("locale")
     @classmethod

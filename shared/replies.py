@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from shared import platforms
+from shared import platforms, zones
 from shared.commands import CommandSpec, usage
 from shared.messages import Button, Field, Message, moment, refusal, reply
 from shared.program import Program, Session, Theme
@@ -209,3 +209,33 @@ def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) ->
         titles = ", ".join(s.title for s in map(program.session, freed) if s)
         text += f" You held two places in {titles}; I kept the earlier one and freed the other."
     return reply(text)
+
+
+# -- preferences -------------------------------------------------------------------------------
+def zone_now(program: Program, chosen: str | None, reported: str | None, now: datetime) -> Message:
+    example = f"`/timezone {zones.EXAMPLE}`"
+    if chosen:
+        text = f"Your time zone is {chosen}, as you chose: it is {moment(now, 'time')} there now."
+    elif reported:
+        text = f"Your time zone is {reported}, as your app reports it: it is {moment(now, 'time')} there now."
+    else:
+        text = (
+            "You have not chosen a time zone. Where your app can, it shows times in your local time; "
+            f"plain text uses {program.event.timezone}, the event's zone."
+        )
+    return reply(f"{text} To change it: {example}.")
+
+
+def zone_set(zone: str, now: datetime) -> Message:
+    return reply(f"Done: I will show you times in {zone}, where it is {moment(now, 'time')} now.")
+
+
+def zone_unknown(typed: str, program: Program) -> Message:
+    near = zones.suggestions(typed, limit=5) if typed.strip() else []
+    known = ", ".join(dict.fromkeys((*program.event.zones, program.event.timezone)))
+    hint = f" Did you mean {', '.join(near)}?" if near else ""
+    return refusal(
+        f"I do not know the time zone “{typed}”. Use an IANA name such as `/timezone {zones.EXAMPLE}` "
+        f"(the event's cities: {known}).{hint}",
+        error_field="zone",
+    )

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import sys
 import threading
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -38,7 +40,7 @@ class ConsoleAdapter:
     ) -> None:
         settings = settings or ConsoleSettings()
         self.core = core
-        self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name)
+        self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name, zone=settings.tz)
         self.organizer = settings.organizer
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
@@ -49,7 +51,7 @@ class ConsoleAdapter:
         return [Reach(self.platform, WORKSPACE, self.identity.user_id)]
 
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        self.show(message, prefix="📬 ")
+        self.show(dataclasses.replace(message, zone=message.zone or recipient.zone), prefix="📬 ")
         return Receipt()
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
@@ -81,8 +83,10 @@ class ConsoleAdapter:
     # -- the chat loop ---------------------------------------------------------------------
     def show(self, message: Message, prefix: str = "") -> None:
         program = self.core.program
+        # the reader's zone, else the one given with --tz, else the event's
+        zone = ZoneInfo(message.zone or self.identity.zone or program.event.timezone)
         self.console.print(
-            render(message, program.zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
+            render(message, zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
         )
 
     async def handle_line(self, line: str) -> Message | None:

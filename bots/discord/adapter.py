@@ -26,6 +26,7 @@ from bots.discord.render import (
     search_choices,
 )
 from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
+from shared import zones
 from shared.commands import COMMANDS
 from shared.errors import AdapterStartError
 from shared.identity import Identity, Reach, Recipient
@@ -350,8 +351,13 @@ class DiscordAdapter:
         choices: list[discord.app_commands.Choice[str]] = []
         if spec is not None and focused is not None:
             option = next((o for o in spec.options if o.name == focused["name"]), None)
-            if option is not None and option.choices_from:
-                choices = search_choices(_choices(option, self.core.program), str(focused.get("value", "")))
+            typed = str(focused.get("value", ""))
+            if option is not None and option.choices_from == "zones":
+                # zones match as typed, misspellings too, the event's cities first
+                found = zones.suggestions(typed, self.core.program.event.zones)
+                choices = [discord.app_commands.Choice(name=z, value=z) for z in found]
+            elif option is not None and option.choices_from:
+                choices = search_choices(_choices(option, self.core.program), typed)
         with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
             await interaction.response.autocomplete(choices)
 

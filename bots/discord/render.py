@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from shared import zones
 from shared.commands import COMMANDS, CommandSpec, Option
 from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
@@ -185,6 +186,9 @@ def _choices(option: Option, program: Program) -> list[dict[str, str]]:
         return [{"name": clip(s.title, 100), "value": s.id} for s in program.sessions]
     if option.choices_from == "themes":
         return [{"name": clip(t.name, 100), "value": t.id} for t in program.themes]
+    if option.choices_from == "zones":
+        # hundreds of zones: always autocomplete, the event's cities first
+        return [{"name": z, "value": z} for z in zones.suggestions("", program.event.zones, limit=10_000)]
     return []
 
 

@@ -9,6 +9,7 @@ posts). The rules live in the core; this module only translates.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,7 @@ from shared.port import (
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
+from shared.zones import canonical
 
 log = logging.getLogger(__name__)
 
@@ -292,14 +294,13 @@ class SlackAdapter:
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
         """A DM through chat.postMessage to the user (Slack opens the DM itself)."""
         channel = recipient.dm_channel or recipient.user_id
+        message = dataclasses.replace(message, zone=message.zone or recipient.zone)
         try:
             response = await self._post(channel, render.fallback(message), render.blocks(message))
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             if recipient.dm_channel and _error_code(exc) == "channel_not_found":
                 # the cached DM channel went stale; the user id always reaches the person
-                fresh = Recipient(
-                    recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
-                )
+                fresh = dataclasses.replace(recipient, dm_channel=None)
                 return await self.send_direct(fresh, message)
             raise _delivery_error(exc, to_channel=None) from exc
         return Receipt(dm_channel=str(response.get("channel") or "") or None)
@@ -347,7 +348,9 @@ class SlackAdapter:
         if cached is not None and cached[1] > time.monotonic():
             return cached[0]
         try:
-            info = await asyncio.wait_for(self.client.users_info(user=user_id), USER_LOOKUP_TIMEOUT)
+            info = await asyncio.wait_for(
+                self.client.users_info(user=user_id, include_locale=True), USER_LOOKUP_TIMEOUT
+            )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("Slack: users.info for %s failed: %s", user_id, _error_code(exc))
             return None  # not cached: the next command asks again
@@ -372,6 +375,9 @@ class SlackAdapter:
             workspace=team_id or self.team_id or "",
             user_id=user_id,
             display_name=str(shown or name or user_id).strip()[:80],
+            # Slack knows the person's zone and language: the core keeps them for their DMs
+            zone=canonical(str(user.get("tz") or "")),
+            locale=str(user.get("locale") or "") or None,
         )
 
     async def _on_command(self, ack: Any, command: dict[str, Any], respond: Any) -> None:

@@ -1,5 +1,5 @@
 """The handlers of the core's commands, one module per feature; importing this registers them."""
 
-from shared.handlers import accounts, insights, organizers, schedule, seats
+from shared.handlers import accounts, insights, organizers, prefs, schedule, seats
 
-__all__ = ["accounts", "insights", "organizers", "schedule", "seats"]
+__all__ = ["accounts", "insights", "organizers", "prefs", "schedule", "seats"]

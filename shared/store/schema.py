@@ -56,6 +56,9 @@ people = Table(
     Column("id", Integer, primary_key=True),
     Column("display_name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # what the person chose (/timezone, /language); wins over what a platform says
+    Column("zone", String(64)),
+    Column("locale", String(16)),
 )
 
 identities = Table(
@@ -68,6 +71,9 @@ identities = Table(
     Column("user_id", String(64), nullable=False),
     Column("display_name", String(200), nullable=False),
     Column("dm_channel", String(64)),
+    # what the account's platform last said about its zone and language
+    Column("zone", String(64)),
+    Column("locale", String(16)),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "workspace", "user_id", name="uq_identities_account"),
 )

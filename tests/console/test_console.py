@@ -216,3 +216,11 @@ def test_the_program_as_an_ics_file(env):
     result = roundtable(env, "program", "--format", "ics")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("BEGIN:VCALENDAR") and result.stdout.count("BEGIN:VEVENT") == 2
+
+
+def test_console_tz_shows_times_in_that_zone(env):
+    result = roundtable(env, "console", "--as", "carla", "--tz", "America/Bogota", stdin="/schedule\n")
+    assert result.returncode == 0, result.stderr
+    assert "11:50 America/Bogota (UTC-05:00)" in result.stdout
+    bad = roundtable(env, "console", "--as", "carla", "--tz", "Bogota", stdin="")
+    assert bad.returncode == 2 and "America/Bogota" in bad.stderr

@@ -478,3 +478,29 @@ async def test_manage_server_elsewhere_grants_nothing(bot: DiscordAdapter, stand
     assert not asked(None, True)
     bot.guild_id = None  # with no event server configured, nobody on Discord is an organizer
     assert not asked(event_server, True)
+
+
+# ----- time zones -------------------------------------------------------------------
+
+
+async def test_timezone_autocompletes_iana_names_and_sets_the_zone(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [timezone] = [c for c in sync.json if c["name"] == "timezone"]
+    assert timezone["options"][0]["autocomplete"] is True
+    alice = standin.add_user("alice")
+    first = await standin.autocomplete(alice, "timezone", "zone", "")
+    offered = await standin.wait_for(lambda: standin.callback(first))
+    names = [c["value"] for c in offered.json["data"]["choices"]]
+    assert names[:3] == list(discord_core.program.event.zones)  # the event's cities first
+    typed = await standin.autocomplete(alice, "timezone", "zone", "bogo")
+    found = await standin.wait_for(lambda: standin.callback(typed))
+    assert [c["value"] for c in found.json["data"]["choices"]] == ["America/Bogota"]
+
+    done = await standin.wait_answer(await standin.slash(alice, "timezone", zone="America/Bogota"))
+    assert "America/Bogota" in text_of(done) and is_ephemeral(done)
+    bad = await standin.wait_answer(await standin.slash(alice, "timezone", zone="Bogota"))
+    assert "/timezone America/Bogota" in text_of(bad) and is_ephemeral(bad)
+    shown = await standin.wait_answer(await standin.slash(alice, "timezone"))
+    assert "America/Bogota, as you chose" in text_of(shown)

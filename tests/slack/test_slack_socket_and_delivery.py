@@ -183,3 +183,23 @@ async def test_start_follows_slack_mode_and_serves_http_on_port(
         assert not standin.calls("apps.connections.open")  # no websocket in HTTP mode
     finally:
         await bot.close()
+
+
+async def test_slack_gives_the_zone_and_the_notification_text_uses_it(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    standin.users[ALICE].tz = "America/Bogota"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope("slash_commands", standin.slash("/timezone", "", user=ALICE, key="tz"))
+        [shown] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/tz"))
+        assert "America/Bogota, as your app reports it" in shown.args["text"]
+        [looked_up, *_] = standin.calls("users.info")
+        assert str(looked_up.args.get("include_locale")).lower() in ("true", "1")
+        await standin.send_envelope("slash_commands", standin.slash("/schedule", "", user=ALICE, key="sch"))
+        [schedule] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/sch"))
+        # the notification text, which Slack shows where it cannot format dates, names her zone
+        assert "11:50 America/Bogota (UTC-05:00)" in schedule.args["text"]
+    finally:
+        await bot.close()
