@@ -148,6 +148,13 @@ class Session(_Strict):
     def capped(self) -> bool:
         return self.capacity is not None
 
+    def accepts_registration(self, now: datetime) -> bool:
+        """Seats are given until the start; an open session takes latecomers until its end."""
+        return now < (self.starts_at if self.capped else self.ends_at)
+
+    def live(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
+
     @property
     def join(self) -> str:
         return str(self.join_url)

@@ -59,6 +59,8 @@ class RosterEntry:
 
 
 def closed_message(session: Session) -> str:
+    if not session.capped:
+        return f"{session.title} has ended."
     return f"Registration for {session.title} closed when it started."
 
 
@@ -140,7 +142,7 @@ async def register(
     existing = await standing(conn, account.person_id, session.id)
     if existing is not None:
         return Standing(existing.session_id, existing.status, existing.position, already=True)
-    if now >= session.starts_at:
+    if not session.accepts_registration(now):
         raise RegistrationError(closed_message(session))
     if not session.capped:
         status = FOLLOWING

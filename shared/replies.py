@@ -27,6 +27,14 @@ def join_button(session: Session) -> Button:
     return Button("Join", url=session.join, style="primary")
 
 
+def started_ago(session: Session, now: datetime) -> str:
+    """How long a running session has been on, in whole minutes."""
+    minutes = max(0, int((now - session.starts_at).total_seconds() // 60))
+    if minutes == 0:
+        return "it has just started"
+    return f"it started {minutes} minute{'s' if minutes != 1 else ''} ago"
+
+
 # -- commands ----------------------------------------------------------------------------------
 def unknown_command(name: str) -> Message:
     return refusal(f"There is no command `/{name}`. Try `/help`.")
@@ -50,9 +58,12 @@ def schedule(program: Program, counts: dict[str, dict[str, int]], now: datetime)
     event = program.event
     fields = [Field(s.title, session_line(s, counts.get(s.id, {}), now)) for s in program.sessions]
     buttons = [
-        Button(f"Register: {s.id}" if s.capped else f"Follow: {s.id}", f"/register {s.id}")
+        Button(f"Join now: {s.id}", url=s.join)
+        if not s.capped and s.live(now)
+        # an open session is followed until it ends: latecomers get the link at once
+        else Button(f"Register: {s.id}" if s.capped else f"Follow: {s.id}", f"/register {s.id}")
         for s in program.sessions
-        if now < s.starts_at
+        if s.accepts_registration(now)
     ]
     header = event.name if not event.series else f"{event.name} — {event.series}"
     return reply(header, fields=fields, buttons=buttons)
@@ -73,26 +84,38 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
     status = ""
     if now >= session.ends_at:
         status = " · ended"
-    elif now >= session.starts_at:
+    elif session.live(now) and not session.capped:
+        status = f" · 🔴 live now, join: {session.join}"
+    elif session.live(now):
         status = " · happening now"
     text = f"{span} · {access}{status}"
     return f"{text}\n{session.description}" if session.description else text
 
 
-def session_picker(upcoming: list[Session]) -> Message:
+def session_picker(upcoming: list[Session], now: datetime) -> Message:
     if not upcoming:
         return reply("Registration is closed: every session has started.")
     fields = [
-        Field(s.title, f"{moment(s.starts_at, 'full')} ({moment(s.starts_at, 'relative')})") for s in upcoming
+        Field(
+            s.title,
+            f"live now: {started_ago(s, now)}"
+            if s.live(now)
+            else f"{moment(s.starts_at, 'full')} ({moment(s.starts_at, 'relative')})",
+        )
+        for s in upcoming
     ]
     buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
     return reply("Which session would you like to join?", fields=fields, buttons=buttons)
 
 
 # -- seats -------------------------------------------------------------------------------------
-def standing(program: Program, session: Session, result: Standing) -> Message:
+def standing(program: Program, session: Session, result: Standing, now: datetime) -> Message:
     offsets = ", ".join(program.describe_offsets())
     again = "You were already registered: " if result.already else ""
+    if result.status == FOLLOWING and session.live(now):
+        # a latecomer: no reminder can come in time, so the link now
+        text = f"{again}You are following {session.title}: {started_ago(session, now)} — join now."
+        return reply(text, buttons=[join_button(session)], fields=[Field("Join link", session.join)])
     if result.status == FOLLOWING:
         text = (
             f"{again}You are following {session.title}, {when(session)}. "

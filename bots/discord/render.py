@@ -11,7 +11,6 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
-from shared import zones
 from shared.commands import COMMANDS, CommandSpec, Option
 from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
@@ -186,9 +185,6 @@ def _choices(option: Option, program: Program) -> list[dict[str, str]]:
         return [{"name": clip(s.title, 100), "value": s.id} for s in program.sessions]
     if option.choices_from == "themes":
         return [{"name": clip(t.name, 100), "value": t.id} for t in program.themes]
-    if option.choices_from == "zones":
-        # hundreds of zones: always autocomplete, the event's cities first
-        return [{"name": z, "value": z} for z in zones.suggestions("", program.event.zones, limit=10_000)]
     return []
 
 
@@ -200,7 +196,9 @@ def _option_payload(spec: CommandSpec, option: Option, program: Program) -> dict
         # a command that opens a form when this option is empty (/insight) must not require it
         "required": option.required and option.name != spec.form_when_empty,
     }
-    if option.choices_from:
+    if option.choices_from == "zones":
+        payload["autocomplete"] = True  # hundreds of zones: the adapter suggests as people type
+    elif option.choices_from:
         choices = _choices(option, program)
         if len(choices) <= CHOICES_MAX:
             payload["choices"] = choices

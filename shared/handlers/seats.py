@@ -17,14 +17,14 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     session_id = (inv.args.get("session") or "").strip().lower()
     if not session_id:
         now = core.now()
-        return replies.session_picker([s for s in core.program.sessions if now < s.starts_at])
+        return replies.session_picker([s for s in core.program.sessions if s.accepts_registration(now)], now)
     async with core.db.transaction() as conn:
         result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
     if result.first_due is not None:
         core.queued(result.first_due)
     session = core.program.session(result.session_id)
     assert session is not None
-    return replies.standing(core.program, session, result)
+    return replies.standing(core.program, session, result, core.now())
 
 
 @handler("unregister")
