@@ -28,6 +28,8 @@ class Option:
     required: bool = True
     choices_from: ChoicesFrom = None
     rest: bool = False  # takes the remainder of a typed line
+    # set by the bot's own buttons only: adapters leave it out of their native command forms
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,7 +65,11 @@ COMMANDS: dict[str, CommandSpec] = {
         CommandSpec(
             "unregister",
             "Give up your seat, waitlist place or follow",
-            (Option("session", "The session", choices_from="sessions"),),
+            (
+                Option("session", "The session", choices_from="sessions"),
+                # "ask": the one-click "I can't come" of a reminder asks before it frees the seat
+                Option("step", "ask to confirm first", required=False, hidden=True),
+            ),
         ),
         CommandSpec("mysessions", "Your seats, waitlist positions and follows"),
         CommandSpec(
@@ -193,5 +199,7 @@ def parse_line(line: str) -> tuple[str, dict[str, str]]:
 def usage(spec: CommandSpec) -> str:
     parts = [f"/{spec.name}"]
     for option in spec.options:
+        if option.hidden:
+            continue
         parts.append(f"<{option.name}>" if option.required else f"[{option.name}]")
     return "Usage: `" + " ".join(parts) + "`"

@@ -9,7 +9,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import insights, registrations
-from shared.messages import Field, InsightPost, Message, moment
+from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
 from shared.replies import join_button, when
@@ -94,11 +94,15 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
                 kind="reminder",
             )
         )
+    buttons = [join_button(session)]
+    if current.status == CONFIRMED:
+        # one click (and a confirmation) gives the seat to the next person on the waitlist
+        buttons.append(Button("I can't come", f"/unregister {session.id} ask", style="danger"))
     return Send(
         _dm(
             f"⏰ Reminder: {session.title} starts {when(session)}.",
             fields=[Field("Join link", session.join)],
-            buttons=[join_button(session)],
+            buttons=buttons,
             kind="reminder",
         )
     )

@@ -142,6 +142,23 @@ def cancelled(session: Session, was: str | None) -> Message:
     return reply(f"Your {what} for {session.title} is cancelled. I will send you no more reminders for it.")
 
 
+def confirm_cancel(session: Session, status: str | None) -> Message:
+    """The second click of "I can't come"."""
+    if status is None:
+        return cancelled(session, None)
+    what = {CONFIRMED: "seat", WAITLISTED: "waitlist place", FOLLOWING: "follow"}[status]
+    text = f"Give back your {what} for {session.title}, {when(session)}?"
+    if status == CONFIRMED:
+        text += " The next person on the waitlist gets it at once."
+    return reply(
+        text,
+        buttons=[
+            Button(f"Yes, give back my {what}", f"/unregister {session.id}", style="danger"),
+            Button("No, keep it", "/mysessions", style="secondary"),
+        ],
+    )
+
+
 def my_sessions(program: Program, mine: list[Standing]) -> Message:
     order = {s.id: i for i, s in enumerate(program.sessions)}
     fields = []

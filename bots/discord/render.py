@@ -215,7 +215,7 @@ def command_payloads(program: Program, *, global_scope: bool = False) -> list[di
     """
     payloads = []
     for spec in COMMANDS.values():
-        options = [_option_payload(spec, o, program) for o in spec.options]
+        options = [_option_payload(spec, o, program) for o in spec.options if not o.hidden]
         # Discord wants required options before optional ones
         options.sort(key=lambda o: not o["required"])
         payload: dict[str, Any] = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from shared import registrations, replies
+from shared import people, registrations, replies
 from shared.commands import Invocation, handler
 from shared.messages import Message
 
@@ -29,6 +29,13 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
 
 @handler("unregister")
 async def unregister(core: Roundtable, inv: Invocation) -> Message:
+    if (inv.args.get("step") or "").strip().lower() == "ask":
+        # the reminder's "I can't come": one more click, so that a stray tap frees nothing
+        session = registrations.session_or_raise(core.program, inv.args["session"])
+        async with core.db.transaction() as conn:
+            account = await people.find(conn, inv.identity)
+            place = await registrations.standing(conn, account.person_id, session.id) if account else None
+        return replies.confirm_cancel(session, place.status if place else None)
     async with core.db.transaction() as conn:
         result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], core.now())
     if result.promoted:

@@ -504,3 +504,41 @@ async def test_timezone_autocompletes_iana_names_and_sets_the_zone(
     assert "/timezone America/Bogota" in text_of(bad) and is_ephemeral(bad)
     shown = await standin.wait_answer(await standin.slash(alice, "timezone"))
     assert "America/Bogota, as you chose" in text_of(shown)
+
+
+# ----- "I can't come" ---------------------------------------------------------------
+
+
+async def test_i_cant_come_from_a_reminder_asks_then_frees_the_seat_for_the_waitlist(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice, bob, carol = (standin.add_user(n) for n in ("alice", "bob", "carol"))
+    for user in (alice, bob, carol):
+        await standin.wait_answer(await standin.slash(user, "register", session="workshop"))
+    await to_first_reminder(discord_core, clock)
+    [reminder] = standin.dm_bodies(alice)
+    assert "rt:/unregister workshop ask" in [b.get("custom_id") for b in buttons_of(reminder)]
+    # the waitlisted reader sees their position, and has no seat to give back
+    [waiting] = standin.dm_bodies(carol)
+    assert "#1 on the waitlist" in text_of(waiting)
+    assert not any("ask" in (b.get("custom_id") or "") for b in buttons_of(waiting))
+
+    asked = await standin.wait_answer(
+        await standin.click(alice, "rt:/unregister workshop ask", shown=reminder, in_dm=True)
+    )
+    assert "Give back your seat" in text_of(asked)
+    assert await outbox_rows(discord_core, "promotion") == []  # nothing freed on the first click
+    confirm = [b["custom_id"] for b in buttons_of(asked) if b.get("custom_id") == "rt:/unregister workshop"]
+    assert confirm
+    done = await standin.wait_answer(await standin.click(alice, confirm[0], shown=asked, in_dm=True))
+    assert "cancelled" in text_of(done)
+    await discord_core.dispatch_due()
+    assert "seat opened up" in text_of(standin.dm_bodies(carol)[-1])
+
+
+async def test_the_hidden_step_option_is_not_a_slash_command_option(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [unregister] = [c for c in sync.json if c["name"] == "unregister"]
+    assert [o["name"] for o in unregister["options"]] == ["session"]

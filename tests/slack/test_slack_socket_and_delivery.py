@@ -203,3 +203,43 @@ async def test_slack_gives_the_zone_and_the_notification_text_uses_it(
         assert "11:50 America/Bogota (UTC-05:00)" in schedule.args["text"]
     finally:
         await bot.close()
+
+
+async def test_i_cant_come_on_a_slack_reminder_asks_then_promotes_the_waitlist(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn, clock
+) -> None:
+    import json
+    from datetime import timedelta
+
+    bob = "UBOB0001"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        for user, key in ((ALICE, "a"), (bob, "b")):  # one seat: bob waits
+            await standin.send_envelope(
+                "slash_commands", standin.slash("/register", "workshop", user=user, key=key)
+            )
+            await standin.wait_for("response_url", match=lambda r, k=key: r.path.endswith(f"/{k}"))
+        workshop = sqlite_core.program.session("workshop")
+        await clock.set(workshop.starts_at - timedelta(days=1) + timedelta(minutes=1))
+        await sqlite_core.dispatch_due()
+        [reminder] = standin.dms_to(ALICE)
+        blocks = reminder.args["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        values = [e.get("value") for b in blocks if b["type"] == "actions" for e in b["elements"]]
+        assert "/unregister workshop ask" in values
+
+        await standin.send_envelope(
+            "interactive", standin.click("/unregister workshop ask", user=ALICE, key="ask")
+        )
+        [asked] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/ask"))
+        assert "Give back your seat" in asked.args["text"]
+        await standin.send_envelope(
+            "interactive", standin.click("/unregister workshop", user=ALICE, key="yes")
+        )
+        [done] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/yes"))
+        assert "cancelled" in done.args["text"]
+        await sqlite_core.dispatch_due()
+        assert any("seat opened up" in r.args["text"] for r in standin.dms_to(bob))
+    finally:
+        await bot.close()
