@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import people, program_sync, replies
+from shared import i18n, people, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -139,27 +139,23 @@ class Roundtable:
         for option in spec.options if not spec.form_when_empty else ():
             if option.required and not (inv.args.get(option.name) or "").strip():
                 return replies.missing_option(spec, option.name)
-        try:
-            message = await HANDLERS[spec.name](self, inv)
-        except Refusal as exc:
-            return refusal(str(exc), error_field=exc.field)
-        return await self.for_reader(inv.identity, message)
+        mine = await self._prefs(inv.identity)
+        with i18n.using(mine.locale) as locale:
+            try:
+                message = await HANDLERS[spec.name](self, inv)
+            except Refusal as exc:
+                message = refusal(str(exc), error_field=exc.field)
+        # /timezone and /language answer in what was just chosen: they set it themselves
+        return dataclasses.replace(message, zone=message.zone or mine.zone, locale=message.locale or locale)
 
-    async def for_reader(self, identity: Identity, message: Message) -> Message:
-        """The message with its reader's zone, for adapters that show times as plain text.
-
-        Read after the command ran, so that ``/timezone X`` answers in X already. A failed
-        lookup only costs the zone: the adapter's default is used.
-        """
-        if message.zone is not None:
-            return message
+    async def _prefs(self, identity: Identity) -> people.Prefs:
+        """The reader's zone and language; a failed lookup only costs them (defaults apply)."""
         try:
             async with self.db.transaction() as conn:
-                mine = await people.prefs(conn, identity)
+                return await people.prefs(conn, identity)
         except database.FAILURES as exc:
-            log.warning("the zone of %s could not be read: %s", identity.platform, exc)
-            return message
-        return dataclasses.replace(message, zone=mine.zone) if mine.zone else message
+            log.warning("the preferences of a %s reader could not be read: %s", identity.platform, exc)
+            return people.Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
 
     async def register(self, identity: Identity, session_id: str) -> Message:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from shared.errors import Refusal
+from shared.i18n import N_
 from shared.identity import Identity
 from shared.messages import Message
 
@@ -52,69 +53,81 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
-        CommandSpec("schedule", "Show the event's sessions and times"),
+        CommandSpec("schedule", N_("Show the event's sessions and times")),
         CommandSpec(
             "register",
-            "Take a seat in a session, or follow an open one",
+            N_("Take a seat in a session, or follow an open one"),
             (
                 Option(
-                    "session", "The session (leave empty to pick)", required=False, choices_from="sessions"
+                    "session",
+                    N_("The session (leave empty to pick)"),
+                    required=False,
+                    choices_from="sessions",
                 ),
             ),
         ),
         CommandSpec(
             "unregister",
-            "Give up your seat, waitlist place or follow",
+            N_("Give up your seat, waitlist place or follow"),
             (
-                Option("session", "The session", choices_from="sessions"),
+                Option("session", N_("The session"), choices_from="sessions"),
                 # "ask": the one-click "I can't come" of a reminder asks before it frees the seat
-                Option("step", "ask to confirm first", required=False, hidden=True),
+                Option("step", N_("ask to confirm first"), required=False, hidden=True),
             ),
         ),
-        CommandSpec("mysessions", "Your seats, waitlist positions and follows"),
+        CommandSpec("mysessions", N_("Your seats, waitlist positions and follows")),
         CommandSpec(
             "insight",
-            "Share a post-crisis lesson in a themed channel",
+            N_("Share a post-crisis lesson in a themed channel"),
             (
-                Option("theme", "The theme", choices_from="themes"),
-                Option("text", "Your insight", rest=True),
+                Option("theme", N_("The theme"), choices_from="themes"),
+                Option("text", N_("Your insight"), rest=True),
             ),
             form_when_empty="text",
             fans_out=True,
         ),
         CommandSpec(
             "insights",
-            "The latest insights, by theme",
-            (Option("theme", "Only this theme", required=False, choices_from="themes"),),
+            N_("The latest insights, by theme"),
+            (Option("theme", N_("Only this theme"), required=False, choices_from="themes"),),
         ),
         CommandSpec(
             "roster",
-            "Confirmed seats and the waitlist of a session",
-            (Option("session", "The session", choices_from="sessions"),),
+            N_("Confirmed seats and the waitlist of a session"),
+            (Option("session", N_("The session"), choices_from="sessions"),),
             organizer_only=True,
             fans_out=True,
         ),
         CommandSpec(
             "announce",
-            "Send a message to everyone registered for a session",
+            N_("Send a message to everyone registered for a session"),
             (
-                Option("session", "The session", choices_from="sessions"),
-                Option("message", "The message", rest=True),
+                Option("session", N_("The session"), choices_from="sessions"),
+                Option("message", N_("The message"), rest=True),
             ),
             organizer_only=True,
             fans_out=True,
         ),
         CommandSpec(
             "link",
-            "Link your accounts on two platforms",
-            (Option("code", "A code from /link", required=False),),
+            N_("Link your accounts on two platforms"),
+            (Option("code", N_("A code from /link"), required=False),),
         ),
         CommandSpec(
             "timezone",
-            "Show or set the time zone your times are shown in",
-            (Option("zone", "An IANA zone such as America/Bogota", required=False, choices_from="zones"),),
+            N_("Show or set the time zone your times are shown in"),
+            (
+                Option(
+                    "zone", N_("An IANA zone such as America/Bogota"), required=False, choices_from="zones"
+                ),
+            ),
         ),
-        CommandSpec("help", "What the bot can do"),
+        CommandSpec(
+            "language",
+            N_("Show or set the language I write to you in"),
+            (Option("language", N_("en, fr or es"), required=False),),
+        ),
+        CommandSpec("help", N_("What the bot can do")),
     )
 }
 

@@ -62,6 +62,8 @@ class Message:
     kind: str = "reply"
     # the reader's IANA zone, for renderings in plain text; None: the adapter's default zone
     zone: str | None = None
+    # the language it is written in, for dates and numbers an adapter formats itself
+    locale: str | None = None
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

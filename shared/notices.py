@@ -8,7 +8,8 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import insights, registrations
+from shared import i18n, insights, people, registrations
+from shared.i18n import _
 from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
@@ -39,7 +40,19 @@ def _dm(text: str, *, fields=(), buttons=(), kind: str) -> Message:
 
 
 async def prepare(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> Prepared:
-    """Decide, at send time, what a queued row becomes: the state of things may have changed."""
+    """Decide, at send time, what a queued row becomes: the state of things may have changed.
+
+    A DM is written in its reader's language (their choice, else their platform's).
+    """
+    locale = None
+    if row.kind != "insight" and row.identity_id is not None:
+        reader = await people.recipient(conn, row.identity_id)
+        locale = reader.locale if reader else None
+    with i18n.using(locale):
+        return await _prepare(conn, program, row, now)
+
+
+async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> Prepared:
     if row.kind == "insight":
         post = await insights.get(conn, program, row.insight_id)
         return Post(row.recipient, post) if post else Skip("insight_deleted")
@@ -49,8 +62,12 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
     if row.kind == "announcement":
         return Send(
             _dm(
-                f"📣 Announcement about {session.title} ({moment(session.starts_at, 'full')})",
-                fields=[Field("Message", row.body or "", verbatim=True)],
+                _(
+                    "📣 Announcement about {title} ({start})",
+                    title=session.title,
+                    start=moment(session.starts_at, "full"),
+                ),
+                fields=[Field(_("Message"), row.body or "", verbatim=True)],
                 kind="announcement",
             )
         )
@@ -64,16 +81,28 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
             return Skip("not_confirmed")
         return Send(
             _dm(
-                f"🎉 A seat opened up: you are confirmed for {session.title}, {when(session)}.",
-                fields=[Field("Join link", session.join)],
+                _(
+                    "🎉 A seat opened up: you are confirmed for {title}, {when}.",
+                    title=session.title,
+                    when=when(session),
+                ),
+                fields=[Field(_("Join link"), session.join)],
                 buttons=[join_button(session)],
                 kind="promotion",
             )
         )
     if row.kind == "moved":
         old = datetime.fromtimestamp(int(row.body), UTC) if row.body and row.body.isdigit() else None
-        was = f" (it was {moment(old, 'full')})" if old else ""
-        return Send(_dm(f"🗓 {session.title} has moved: it now starts {when(session)}{was}.", kind="moved"))
+        if old:
+            text = _(
+                "🗓 {title} has moved: it now starts {when} (it was {old}).",
+                title=session.title,
+                when=when(session),
+                old=moment(old, "full"),
+            )
+        else:
+            text = _("🗓 {title} has moved: it now starts {when}.", title=session.title, when=when(session))
+        return Send(_dm(text, kind="moved"))
     return _reminder(session, current, row, now)
 
 
@@ -82,14 +111,18 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
     if started and row.due_at >= session.starts_at:
         return Skip("session_started")
     if current.status == WAITLISTED:
-        tail = f"You are #{current.position} on the waitlist; we will message you if a seat opens."
+        tail = _(
+            "You are #{position} on the waitlist; we will message you if a seat opens.",
+            position=current.position,
+        )
         if started:
-            return Send(_dm(f"{session.title} has started. {tail}", kind="reminder"))
-        return Send(_dm(f"⏰ {session.title} starts {when(session)}. {tail}", kind="reminder"))
+            return Send(_dm(_("{title} has started.", title=session.title) + " " + tail, kind="reminder"))
+        head = _("⏰ {title} starts {when}.", title=session.title, when=when(session))
+        return Send(_dm(f"{head} {tail}", kind="reminder"))
     if started:
         return Send(
             _dm(
-                f"▶️ {session.title} has started — join here: {session.join}",
+                _("▶️ {title} has started — join here: {link}", title=session.title, link=session.join),
                 buttons=[join_button(session)],
                 kind="reminder",
             )
@@ -97,11 +130,11 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
     buttons = [join_button(session)]
     if current.status == CONFIRMED:
         # one click (and a confirmation) gives the seat to the next person on the waitlist
-        buttons.append(Button("I can't come", f"/unregister {session.id} ask", style="danger"))
+        buttons.append(Button(_("I can't come"), f"/unregister {session.id} ask", style="danger"))
     return Send(
         _dm(
-            f"⏰ Reminder: {session.title} starts {when(session)}.",
-            fields=[Field("Join link", session.join)],
+            _("⏰ Reminder: {title} starts {when}.", title=session.title, when=when(session)),
+            fields=[Field(_("Join link"), session.join)],
             buttons=buttons,
             kind="reminder",
         )

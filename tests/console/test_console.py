@@ -98,7 +98,7 @@ def test_organizer_commands_in_the_console(env):
         stdin="/roster workshop\n/announce workshop Bring a pen\n",
     )
     assert "Confirmed (1/1)" in orga.stdout and "1. alice (Console)" in orga.stdout
-    assert "on its way to 1 people" in orga.stdout
+    assert "on its way to 1 person" in orga.stdout
     alice = roundtable(env, "console", "--as", "alice", stdin="")
     assert "📣 Announcement about Workshop" in alice.stdout and "Bring a pen" in alice.stdout
 

@@ -356,7 +356,7 @@ async def test_announce_is_deferred_and_reaches_registrants_without_pings(
     )
     answer = await standin.wait_answer(interaction)
     assert standin.callback(interaction).json["type"] == 5
-    assert "on its way to 1 people" in text_of(answer)
+    assert "on its way to 1 person" in text_of(answer)
     await discord_core.dispatch_due()
     dms = standin.dm_bodies(alice)
     assert len(dms) == 1 and "Room moved" in text_of(dms[0])
