@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -48,8 +49,11 @@ async def prepare(conn: AsyncConnection, program: Program, row: Row, now: dateti
     if row.kind != "insight" and row.identity_id is not None:
         reader = await people.recipient(conn, row.identity_id)
         locale = reader.locale if reader else None
-    with i18n.using(locale):
-        return await _prepare(conn, program, row, now)
+    with i18n.using(locale) as language:
+        prepared = await _prepare(conn, program, row, now)
+    if isinstance(prepared, Send):
+        return Send(dataclasses.replace(prepared.message, locale=language))
+    return prepared
 
 
 async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datetime) -> Prepared:

@@ -51,7 +51,12 @@ class ConsoleAdapter:
         return [Reach(self.platform, WORKSPACE, self.identity.user_id)]
 
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        self.show(dataclasses.replace(message, zone=message.zone or recipient.zone), prefix="📬 ")
+        self.show(
+            dataclasses.replace(
+                message, zone=message.zone or recipient.zone, locale=message.locale or recipient.locale
+            ),
+            prefix="📬 ",
+        )
         return Receipt()
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
@@ -86,7 +91,13 @@ class ConsoleAdapter:
         # the reader's zone, else the one given with --tz, else the event's
         zone = ZoneInfo(message.zone or self.identity.zone or program.event.timezone)
         self.console.print(
-            render(message, zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
+            render(
+                message,
+                zone,
+                now=self.core.now(),
+                locale=message.locale or program.event.locale,
+                prefix=prefix,
+            )
         )
 
     async def handle_line(self, line: str) -> Message | None:

@@ -269,6 +269,8 @@ class DiscordAdapter:
             workspace=WORKSPACE,
             user_id=str(user.id),
             display_name=user.display_name,
+            # the client's language on every interaction (Discord gives no time zone)
+            locale=str(getattr(interaction.locale, "value", interaction.locale) or "") or None,
         )
 
     def is_organizer(self, interaction: discord.Interaction) -> bool:

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from shared import i18n
 from shared.commands import COMMANDS, CommandSpec, Option
 from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
@@ -180,6 +181,19 @@ def insight_embed(post: InsightPost) -> discord.Embed:
 # ----- slash commands ---------------------------------------------------------------
 
 
+# the core's languages as Discord's locale codes
+_DISCORD_LOCALES = {"fr": ("fr",), "es": ("es-ES", "es-419")}
+
+
+def _localized(text: str) -> dict[str, str]:
+    return {
+        code: clip(translated, 100)
+        for language, translated in i18n.in_each(text).items()
+        for code in _DISCORD_LOCALES.get(language, ())
+        if translated != text
+    }
+
+
 def _choices(option: Option, program: Program) -> list[dict[str, str]]:
     if option.choices_from == "sessions":
         return [{"name": clip(s.title, 100), "value": s.id} for s in program.sessions]
@@ -193,6 +207,7 @@ def _option_payload(spec: CommandSpec, option: Option, program: Program) -> dict
         "type": discord.AppCommandOptionType.string.value,
         "name": option.name,
         "description": clip(option.description, 100),
+        "description_localizations": _localized(option.description),
         # a command that opens a form when this option is empty (/insight) must not require it
         "required": option.required and option.name != spec.form_when_empty,
     }
@@ -222,6 +237,8 @@ def command_payloads(program: Program, *, global_scope: bool = False) -> list[di
             "type": 1,
             "name": spec.name,
             "description": clip(spec.description, 100),
+            # the core's catalogs, in Discord's locale codes: each client shows its language
+            "description_localizations": _localized(spec.description),
             "options": options,
             # hidden from members without Manage Server; the adapter checks again at run time
             "default_member_permissions": str(MANAGE_GUILD) if spec.organizer_only else None,

@@ -294,7 +294,9 @@ class SlackAdapter:
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
         """A DM through chat.postMessage to the user (Slack opens the DM itself)."""
         channel = recipient.dm_channel or recipient.user_id
-        message = dataclasses.replace(message, zone=message.zone or recipient.zone)
+        message = dataclasses.replace(
+            message, zone=message.zone or recipient.zone, locale=message.locale or recipient.locale
+        )
         try:
             response = await self._post(channel, render.fallback(message), render.blocks(message))
         except (SlackApiError, *NETWORK_ERRORS) as exc:

@@ -52,10 +52,10 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _fallback_time(unix: int, style: str, zone: ZoneInfo = _UTC) -> str:
+def _fallback_time(unix: int, style: str, zone: ZoneInfo = _UTC, locale: str = "en") -> str:
     """A time as text in ``zone``, naming the zone (a fallback has no reader's clock)."""
     at = datetime.fromtimestamp(unix, UTC)
-    return format_moment(at, "full" if style == "relative" else style, zone, now=at)
+    return format_moment(at, "full" if style == "relative" else style, zone, now=at, locale=locale)
 
 
 def slack_date(unix: int, style: str) -> str:
@@ -103,9 +103,9 @@ def mrkdwn(text: str) -> str:
     return "".join(out)
 
 
-def plain(text: str, zone: ZoneInfo = _UTC) -> str:
+def plain(text: str, zone: ZoneInfo = _UTC, locale: str = "en") -> str:
     """Core text for places without formatting (notifications, modal errors): markers in ``zone``."""
-    return TIME_MARKER.sub(lambda m: _fallback_time(int(m.group(1)), m.group(2), zone), text).replace(
+    return TIME_MARKER.sub(lambda m: _fallback_time(int(m.group(1)), m.group(2), zone, locale), text).replace(
         "**", ""
     )
 
@@ -212,9 +212,10 @@ def fallback(message: Message) -> str:
     Times are in the reader's zone when the core knows it (Slack's own tz), else in UTC.
     """
     zone = ZoneInfo(message.zone) if message.zone else _UTC
-    parts = [escape(plain(message.text, zone))] if message.text else []
+    locale = message.locale or "en"
+    parts = [escape(plain(message.text, zone, locale))] if message.text else []
     parts += [
-        f"{escape(f.name)}: {escape(f.value) if f.verbatim else escape(plain(f.value, zone))}"
+        f"{escape(f.name)}: {escape(f.value) if f.verbatim else escape(plain(f.value, zone, locale))}"
         for f in message.fields
     ]
     return _truncate("\n".join(parts) or " ", FALLBACK_TEXT_MAX)

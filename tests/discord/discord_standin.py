@@ -45,6 +45,7 @@ class StandinUser:
     permissions: int = PLAIN_PERMISSIONS
     dms_closed: bool = False
     bot: bool = False
+    locale: str = "en-US"  # the client's language, sent with each interaction
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -370,7 +371,7 @@ class DiscordStandin:
             "token": token,
             "version": 1,
             "data": data,
-            "locale": "en-US",
+            "locale": user.locale,
             "attachment_size_limit": 10 * 1024 * 1024,
             "app_permissions": str(PLAIN_PERMISSIONS),
             "entitlements": [],

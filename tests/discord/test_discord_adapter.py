@@ -542,3 +542,25 @@ async def test_the_hidden_step_option_is_not_a_slash_command_option(
     sync = await standin.wait_request("PUT", COMMANDS_PATH)
     [unregister] = [c for c in sync.json if c["name"] == "unregister"]
     assert [o["name"] for o in unregister["options"]] == ["session"]
+
+
+# ----- languages --------------------------------------------------------------------
+
+
+async def test_the_client_locale_picks_the_language_and_commands_are_localized(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [register] = [c for c in sync.json if c["name"] == "register"]
+    assert register["description_localizations"]["fr"] == "Réserver une place, ou suivre une session ouverte"
+    assert register["description_localizations"]["es-ES"].startswith("Reservar")
+    assert register["options"][0]["description_localizations"]["fr"].startswith("La session")
+
+    amelie = standin.add_user("amelie")
+    amelie.locale = "fr"
+    body = await standin.wait_answer(await standin.slash(amelie, "register", session="workshop"))
+    assert "Votre place est confirmée" in text_of(body)
+    # /language wins over the client's locale
+    await standin.wait_answer(await standin.slash(amelie, "language", language="es"))
+    mine = await standin.wait_answer(await standin.slash(amelie, "mysessions"))
+    assert "lugar confirmado" in text_of(mine)

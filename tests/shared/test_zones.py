@@ -78,3 +78,12 @@ def test_zone_suggestions_put_the_event_cities_first():
     assert zones.canonical("europe/paris") == "Europe/Paris"
     assert zones.canonical("Mars/Olympus") is None
     assert zones.canonical("") is None
+
+
+def test_the_console_formats_dates_in_the_readers_language(core, clock):
+    from shared.messages import moment, reply
+
+    at = core.program.session("workshop").starts_at
+    out = Console(record=True, width=200)
+    out.print(render(reply(moment(at, "full")), ZoneInfo("America/Bogota"), now=clock.now(), locale="fr"))
+    assert "jeu. 10 déc. 2026, 11:50 America/Bogota" in out.export_text()

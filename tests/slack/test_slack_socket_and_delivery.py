@@ -243,3 +243,17 @@ async def test_i_cant_come_on_a_slack_reminder_asks_then_promotes_the_waitlist(
         assert any("seat opened up" in r.args["text"] for r in standin.dms_to(bob))
     finally:
         await bot.close()
+
+
+async def test_slack_locale_picks_the_language(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    standin.users[ALICE].locale = "es-LA"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope("slash_commands", standin.slash("/mysessions", "", user=ALICE, key="es"))
+        [mine] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/es"))
+        assert mine.args["text"].startswith("Aún no tiene sesiones")
+    finally:
+        await bot.close()
