@@ -210,7 +210,7 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
         from shared.calendar import program_calendar
         from shared.clock import utcnow
 
-        sys.stdout.buffer.write(program_calendar(program, now=utcnow()))
+        sys.stdout.buffer.write(program_calendar(program, now=utcnow(), domain=settings.calendar_domain))
         return 0
     try:
         zone = ZoneInfo(args.tz) if args.tz else program.zone

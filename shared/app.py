@@ -11,7 +11,7 @@ import logging
 from datetime import datetime
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import i18n, people, program_sync, replies
+from shared import calendar, i18n, people, program_sync, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, Invocation
 from shared.dispatcher import Dispatcher
@@ -37,6 +37,7 @@ class Roundtable:
         if missing:
             raise RuntimeError(f"commands without a handler: {', '.join(sorted(missing))}")
         self.settings = settings
+        calendar.domain = settings.calendar_domain
         self.program = program
         self.db = db
         self.clock = clock

@@ -49,6 +49,15 @@ class Button:
 
 
 @dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file that goes with a message, such as a calendar entry (``text/calendar``)."""
+
+    filename: str
+    content: bytes
+    mime: str = "application/octet-stream"
+
+
+@dataclass(frozen=True, slots=True)
 class Message:
     """A reply to a command, or a message the bot sends on its own."""
 
@@ -64,6 +73,8 @@ class Message:
     zone: str | None = None
     # the language it is written in, for dates and numbers an adapter formats itself
     locale: str | None = None
+    # files; an adapter that cannot attach them says so in its logs, the text stands alone
+    attachments: tuple[Attachment, ...] = ()
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import i18n, insights, people, registrations
+from shared import calendar, i18n, insights, people, registrations
 from shared.i18n import _
 from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
@@ -106,7 +106,10 @@ async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datet
             )
         else:
             text = _("🗓 {title} has moved: it now starts {when}.", title=session.title, when=when(session))
-        return Send(_dm(text, kind="moved"))
+        # the updated entry: same UID, a higher SEQUENCE, so calendars move it
+        sequence = (await calendar.sequences(conn)).get(session.id, 0)
+        entry = calendar.attachment(program, session, now=now, sequence=sequence)
+        return Send(dataclasses.replace(_dm(text, kind="moved"), attachments=(entry,)))
     return _reminder(session, current, row, now)
 
 

@@ -38,8 +38,11 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
             True,
         ):
             continue
-        await conn.execute(update(sessions).where(sessions.c.id == session.id).values(**values))
         moved = row.starts_at != session.starts_at
+        if moved:
+            # calendars replace an entry only when its SEQUENCE rises
+            values["calendar_sequence"] = sessions.c.calendar_sequence + 1
+        await conn.execute(update(sessions).where(sessions.c.id == session.id).values(**values))
         if moved or not row.in_program:
             count = await _replan(conn, program, session, row.starts_at, now, notify=moved)
             changes.append(

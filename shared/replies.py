@@ -32,6 +32,12 @@ def join_button(session: Session) -> Button:
     return Button(_("Join"), url=session.join, style="primary")
 
 
+def calendar_button(program: Program, session: Session) -> Button:
+    from shared.calendar import google_link
+
+    return Button(_("Add to Google Calendar"), url=google_link(program, session), style="secondary")
+
+
 def started_ago(session: Session, now: datetime) -> str:
     """How long a running session has been on, in whole minutes."""
     minutes = max(0, int((now - session.starts_at).total_seconds() // 60))

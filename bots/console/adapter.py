@@ -42,6 +42,7 @@ class ConsoleAdapter:
         self.core = core
         self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name, zone=settings.tz)
         self.organizer = settings.organizer
+        self.files = settings.files
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
         self._chat: asyncio.Task[None] | None = None

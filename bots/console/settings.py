@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from pathlib import Path
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -25,6 +26,8 @@ class ConsoleSettings(BaseSettings):
     organizer: bool = False
     # the IANA zone to show times in (a /timezone choice wins); default: the event's
     tz: str | None = None
+    # where files that come with messages (calendar entries) are written; default: a temp folder
+    files: Path | None = None
 
     @field_validator("tz")
     @classmethod

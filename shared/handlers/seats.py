@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import TYPE_CHECKING
 
-from shared import people, registrations, replies
+from shared import calendar, people, registrations, replies
 from shared.commands import Invocation, handler
 from shared.messages import Message
 
@@ -20,11 +21,20 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
         return replies.session_picker([s for s in core.program.sessions if s.accepts_registration(now)], now)
     async with core.db.transaction() as conn:
         result = await registrations.register(conn, core.program, inv.identity, session_id, core.now())
+        sequence = (await calendar.sequences(conn)).get(result.session_id, 0)
     if result.first_due is not None:
         core.queued(result.first_due)
     session = core.program.session(result.session_id)
     assert session is not None
-    return replies.standing(core.program, session, result, core.now())
+    message = replies.standing(core.program, session, result, core.now())
+    if result.status == registrations.WAITLISTED:
+        return message
+    # a calendar entry for the person: a file, and a link that works where files do not
+    return dataclasses.replace(
+        message,
+        buttons=(*message.buttons, replies.calendar_button(core.program, session)),
+        attachments=(calendar.attachment(core.program, session, now=core.now(), sequence=sequence),),
+    )
 
 
 @handler("unregister")
@@ -38,11 +48,17 @@ async def unregister(core: Roundtable, inv: Invocation) -> Message:
         return replies.confirm_cancel(session, place.status if place else None)
     async with core.db.transaction() as conn:
         result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], core.now())
+        sequence = (await calendar.sequences(conn)).get(result.session_id, 0)
     if result.promoted:
         core.queued()
     session = core.program.session(result.session_id)
     assert session is not None
-    return replies.cancelled(session, result.was)
+    message = replies.cancelled(session, result.was)
+    if result.was in (registrations.CONFIRMED, registrations.FOLLOWING):
+        # the entry leaves the person's calendar too
+        entry = calendar.attachment(core.program, session, now=core.now(), sequence=sequence, cancel=True)
+        message = dataclasses.replace(message, attachments=(entry,))
+    return message
 
 
 @handler("mysessions")

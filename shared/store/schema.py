@@ -92,6 +92,8 @@ sessions = Table(
     Column("capacity", Integer),
     Column("in_program", Boolean, nullable=False, default=True),
     Column("updated_at", UTCDateTime, nullable=False),
+    # the iCalendar SEQUENCE of the session's entry: it rises each time the session moves
+    Column("calendar_sequence", Integer, nullable=False, default=0, server_default="0"),
 )
 
 registrations = Table(
