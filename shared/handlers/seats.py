@@ -27,8 +27,8 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     session = core.program.session(result.session_id)
     assert session is not None
     message = replies.standing(core.program, session, result, core.now())
-    if result.status == registrations.WAITLISTED:
-        return message
+    if result.status == registrations.WAITLISTED or session.live(core.now()):
+        return message  # no seat yet, or a latecomer: no entry to add
     # a calendar entry for the person: a file, and a link that works where files do not
     return dataclasses.replace(
         message,
