@@ -425,7 +425,8 @@ class DiscordAdapter:
             raise DeliveryError(UNKNOWN_USER, f"not a Discord user id: {recipient.user_id!r}")
         data = await self._guard(self.client.http.start_private_message(int(recipient.user_id)))
         channel_id = str(data["id"])
-        await self._guard(self._post(channel_id, kwargs))
+        # rendered again: a first try may have used (and closed) the files
+        await self._guard(self._post(channel_id, render(message)))
         return Receipt(dm_channel=channel_id)
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:

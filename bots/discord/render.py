@@ -6,6 +6,7 @@ people's text, and the slash-command definitions built from ``shared.commands.CO
 
 from __future__ import annotations
 
+import io
 import re
 from typing import TYPE_CHECKING, Any
 
@@ -122,6 +123,17 @@ def button_view(buttons: tuple[Button, ...]) -> discord.ui.View | None:
 
 
 def render(message: Message) -> dict[str, Any]:
+    """A neutral message as ``send`` keyword arguments, with its files (built anew each time:
+    discord.py closes a file once it is sent)."""
+    kwargs = _render(message)
+    if message.attachments:
+        kwargs["files"] = [
+            discord.File(io.BytesIO(a.content), filename=a.filename) for a in message.attachments
+        ]
+    return kwargs
+
+
+def _render(message: Message) -> dict[str, Any]:
     """Keyword arguments for ``send``/``send_message``/``followup.send`` (without ``ephemeral``).
 
     Plain replies go in ``content``; replies with fields (or long text) become embeds.

@@ -36,6 +36,7 @@ class Recorded:
     json: Any
     status: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    files: dict[str, bytes] = field(default_factory=dict)  # multipart uploads: filename -> content
 
 
 @dataclass
@@ -473,13 +474,24 @@ class DiscordStandin:
     async def _rest(self, request: web.Request) -> web.Response:
         path = "/" + request.match_info["tail"]
         body: Any = None
-        if request.can_read_body:
+        files: dict[str, bytes] = {}
+        if request.can_read_body and request.content_type == "multipart/form-data":
+            # a message with files: the JSON travels in "payload_json", each file in its own part
+            reader = await request.multipart()
+            async for part in reader:
+                if part.name == "payload_json":
+                    body = json.loads(await part.text())
+                elif part.filename:
+                    files[part.filename] = bytes(await part.read())
+        elif request.can_read_body:
             text = await request.text()
             try:
                 body = json.loads(text) if text else None
             except ValueError:
                 body = text
-        record = Recorded(request.method, path, dict(request.query), body, headers=dict(request.headers))
+        record = Recorded(
+            request.method, path, dict(request.query), body, headers=dict(request.headers), files=files
+        )
         self.requests.append(record)
         status, payload, headers = self._answer(request, path, body)
         if self.dm_delay and 200 <= status < 300 and self._is_dm_post(request.method, path):

@@ -564,3 +564,21 @@ async def test_the_client_locale_picks_the_language_and_commands_are_localized(
     await standin.wait_answer(await standin.slash(amelie, "language", language="es"))
     mine = await standin.wait_answer(await standin.slash(amelie, "mysessions"))
     assert "lugar confirmado" in text_of(mine)
+
+
+# ----- calendar files ---------------------------------------------------------------
+
+
+async def test_the_confirmation_attaches_the_calendar_entry(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    sent = await standin.slash(alice, "register", session="workshop")
+    body = await standin.wait_answer(sent)
+    assert "seat is confirmed" in text_of(body)
+    [callback] = [
+        r for r in standin.find("POST", rf"/interactions/{sent.id}/[^/]+/callback") if r.status == 200
+    ]
+    ics = callback.files["workshop.ics"]
+    assert b"BEGIN:VEVENT" in ics and b"UID:rise-cities-workshop-20261210@roundtable.invalid" in ics
+    assert any((b.get("url") or "").startswith("https://calendar.google.com/") for b in buttons_of(body))
