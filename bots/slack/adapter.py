@@ -305,7 +305,10 @@ class SlackAdapter:
                 fresh = dataclasses.replace(recipient, dm_channel=None)
                 return await self.send_direct(fresh, message)
             raise _delivery_error(exc, to_channel=None) from exc
-        return Receipt(dm_channel=str(response.get("channel") or "") or None)
+        dm_channel = str(response.get("channel") or "") or None
+        if message.attachments:
+            await self.send_files(recipient.user_id, dm_channel, message)
+        return Receipt(dm_channel=dm_channel)
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
         """Post an insight into a theme channel; join it first if it is public and we are not in."""
@@ -462,7 +465,30 @@ class SlackAdapter:
         async def organizer() -> bool:
             return await self.is_organizer(identity)
 
-        return await self.core.respond(identity, command=command, args=args, line=line, organizer=organizer)
+        message = await self.core.respond(
+            identity, command=command, args=args, line=line, organizer=organizer
+        )
+        if message.attachments:
+            # replies through a response_url carry no files: they go to the person's DM
+            await self.send_files(identity.user_id, None, message)
+        return message
+
+    async def send_files(self, user_id: str, channel: str | None, message: Message) -> None:
+        """Share a message's files (files_upload_v2) in the person's DM; a failure only costs the
+        files, since the message itself carries the calendar link."""
+        try:
+            if channel is None:
+                opened = await self.client.conversations_open(users=user_id)
+                channel = str((opened.get("channel") or {}).get("id") or "")
+            for attachment in message.attachments:
+                await self.client.files_upload_v2(
+                    channel=channel,
+                    file=attachment.content,
+                    filename=attachment.filename,
+                    title=attachment.filename,
+                )
+        except (SlackClientError, *NETWORK_ERRORS) as exc:
+            log.warning("Slack: files for %s could not be shared: %s", user_id, _error_code(exc))
 
     async def is_organizer(self, identity: Identity) -> bool:
         """Listed in SLACK_ADMIN_IDS, or an admin or owner of the workspace."""

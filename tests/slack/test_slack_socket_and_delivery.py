@@ -257,3 +257,30 @@ async def test_slack_locale_picks_the_language(
         assert mine.args["text"].startswith("Aún no tiene sesiones")
     finally:
         await bot.close()
+
+
+async def test_the_calendar_entry_is_uploaded_to_the_dm_and_a_failed_upload_keeps_the_confirmation(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user=ALICE, key="r")
+        )
+        [reply] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/r"))
+        assert "seat is confirmed" in reply.args["text"]
+        [upload] = [f for f in standin.files.values() if f["channel"]]
+        assert upload["filename"] == "workshop.ics" and upload["channel"] == "D" + ALICE[1:]
+        assert b"UID:rise-cities-workshop-20261210@roundtable.invalid" in upload["content"]
+
+        # uploads refused: the confirmation still comes, with the calendar link in it
+        standin.fail("files.getUploadURLExternal", "not_allowed", times=None)
+        await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "roundtable", user=ALICE, key="o")
+        )
+        [followed] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/o"))
+        assert "You are following" in followed.args["text"]
+        assert "calendar.google.com" in str(followed.args.get("blocks"))
+    finally:
+        await bot.close()
