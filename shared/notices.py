@@ -68,7 +68,7 @@ async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datet
             _dm(
                 _(
                     "📣 Announcement about {title} ({start})",
-                    title=session.title,
+                    title=session.shown_title(),
                     start=moment(session.starts_at, "full"),
                 ),
                 fields=[Field(_("Message"), row.body or "", verbatim=True)],
@@ -87,7 +87,7 @@ async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datet
             _dm(
                 _(
                     "🎉 A seat opened up: you are confirmed for {title}, {when}.",
-                    title=session.title,
+                    title=session.shown_title(),
                     when=when(session),
                 ),
                 fields=[Field(_("Join link"), session.join)],
@@ -100,12 +100,14 @@ async def _prepare(conn: AsyncConnection, program: Program, row: Row, now: datet
         if old:
             text = _(
                 "🗓 {title} has moved: it now starts {when} (it was {old}).",
-                title=session.title,
+                title=session.shown_title(),
                 when=when(session),
                 old=moment(old, "full"),
             )
         else:
-            text = _("🗓 {title} has moved: it now starts {when}.", title=session.title, when=when(session))
+            text = _(
+                "🗓 {title} has moved: it now starts {when}.", title=session.shown_title(), when=when(session)
+            )
         # the updated entry: same UID, a higher SEQUENCE, so calendars move it
         sequence = (await calendar.sequences(conn)).get(session.id, 0)
         entry = calendar.attachment(program, session, now=now, sequence=sequence)
@@ -123,13 +125,19 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
             position=current.position,
         )
         if started:
-            return Send(_dm(_("{title} has started.", title=session.title) + " " + tail, kind="reminder"))
-        head = _("⏰ {title} starts {when}.", title=session.title, when=when(session))
+            return Send(
+                _dm(_("{title} has started.", title=session.shown_title()) + " " + tail, kind="reminder")
+            )
+        head = _("⏰ {title} starts {when}.", title=session.shown_title(), when=when(session))
         return Send(_dm(f"{head} {tail}", kind="reminder"))
     if started:
         return Send(
             _dm(
-                _("▶️ {title} has started — join here: {link}", title=session.title, link=session.join),
+                _(
+                    "▶️ {title} has started — join here: {link}",
+                    title=session.shown_title(),
+                    link=session.join,
+                ),
                 buttons=[join_button(session)],
                 kind="reminder",
             )
@@ -140,7 +148,7 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
         buttons.append(Button(_("I can't come"), f"/unregister {session.id} ask", style="danger"))
     return Send(
         _dm(
-            _("⏰ Reminder: {title} starts {when}.", title=session.title, when=when(session)),
+            _("⏰ Reminder: {title} starts {when}.", title=session.shown_title(), when=when(session)),
             fields=[Field(_("Join link"), session.join)],
             buttons=buttons,
             kind="reminder",

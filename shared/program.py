@@ -111,8 +111,37 @@ class Session(_Strict):
     access: Literal["open", "registration"]
     capacity: int | None = Field(default=None, gt=0, le=100_000)
     join_url: AnyHttpUrl
+    # per language (``title.fr = "…"``, ``description.es = "…"``), beside the default above
+    titles: dict[str, str] = Field(default_factory=dict)
+    descriptions: dict[str, str] = Field(default_factory=dict)
     # the [event] timezone, set by Program: times in the file are local to it
     _zone: str = PrivateAttr(default="UTC")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: object) -> object:
+        """``title.en = …`` and ``title.fr = …``: the default is ``en`` (else the first given)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key, many in (("title", "titles"), ("description", "descriptions")):
+            value = data.get(key)
+            if isinstance(value, dict) and value:
+                texts = {str(k).lower(): str(v) for k, v in value.items()}
+                data[many] = texts
+                data[key] = texts.get("en") or next(iter(texts.values()))
+        return data
+
+    def shown_title(self) -> str:
+        """The title in the reader's language, else the default."""
+        from shared.i18n import current
+
+        return self.titles.get(current()) or self.title
+
+    def shown_description(self) -> str:
+        from shared.i18n import current
+
+        return self.descriptions.get(current()) or self.description
 
     @model_validator(mode="after")
     def _capacity(self) -> Session:

@@ -74,7 +74,7 @@ def help_text(program: Program, specs: list[CommandSpec]) -> Message:
 # -- the schedule ------------------------------------------------------------------------------
 def schedule(program: Program, counts: dict[str, dict[str, int]], now: datetime) -> Message:
     event = program.event
-    fields = [Field(s.title, session_line(s, counts.get(s.id, {}), now)) for s in program.sessions]
+    fields = [Field(s.shown_title(), session_line(s, counts.get(s.id, {}), now)) for s in program.sessions]
     buttons = [
         Button(_("Join now: {session}", session=s.id), url=s.join)
         if not s.capped and s.live(now)
@@ -115,7 +115,7 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
     elif session.live(now):
         status = " · " + _("happening now")
     text = f"{span} · {access}{status}"
-    return f"{text}\n{session.description}" if session.description else text
+    return f"{text}\n{session.shown_description()}" if session.shown_description() else text
 
 
 def session_picker(upcoming: list[Session], now: datetime) -> Message:
@@ -123,14 +123,14 @@ def session_picker(upcoming: list[Session], now: datetime) -> Message:
         return reply(_("Registration is closed: every session has started."))
     fields = [
         Field(
-            s.title,
+            s.shown_title(),
             _("live now: {ago}", ago=started_ago(s, now))
             if s.live(now)
             else f"{moment(s.starts_at, 'full')} ({moment(s.starts_at, 'relative')})",
         )
         for s in upcoming
     ]
-    buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
+    buttons = [Button(s.shown_title(), f"/register {s.id}") for s in upcoming]
     return reply(_("Which session would you like to join?"), fields=fields, buttons=buttons)
 
 
@@ -142,13 +142,15 @@ def standing(program: Program, session: Session, result: Standing, now: datetime
     if result.status == FOLLOWING and session.live(now):
         # a latecomer: no reminder can come in time, so the link now
         text = again + _(
-            "You are following {title}: {ago} — join now.", title=session.title, ago=started_ago(session, now)
+            "You are following {title}: {ago} — join now.",
+            title=session.shown_title(),
+            ago=started_ago(session, now),
         )
         return reply(text, buttons=[join_button(session)], fields=[link])
     if result.status == FOLLOWING:
         text = again + _(
             "You are following {title}, {when}. I will DM you the join link before it starts ({offsets}).",
-            title=session.title,
+            title=session.shown_title(),
             when=when(session),
             offsets=offsets,
         )
@@ -156,14 +158,14 @@ def standing(program: Program, session: Session, result: Standing, now: datetime
     if result.status == CONFIRMED:
         text = again + _(
             "Your seat is confirmed for {title}, {when}. I will DM you the join link before it starts ({offsets}).",
-            title=session.title,
+            title=session.shown_title(),
             when=when(session),
             offsets=offsets,
         )
         return reply(text, buttons=[Button(_("Cancel my seat"), f"/unregister {session.id}", style="danger")])
     text = again + _(
         "{title} is full. You are #{position} on the waitlist; if a seat opens you move up at once and I will DM you.",
-        title=session.title,
+        title=session.shown_title(),
         position=result.position,
     )
     return reply(text, buttons=[Button(_("Leave the waitlist"), f"/unregister {session.id}", style="danger")])
@@ -171,12 +173,14 @@ def standing(program: Program, session: Session, result: Standing, now: datetime
 
 def cancelled(session: Session, was: str | None) -> Message:
     if was is None:
-        return reply(_("You were not registered for {title}; nothing to cancel.", title=session.title))
+        return reply(
+            _("You were not registered for {title}; nothing to cancel.", title=session.shown_title())
+        )
     return reply(
         _(
             "Your {place} for {title} is cancelled. I will send you no more reminders for it.",
             place=_place(was),
-            title=session.title,
+            title=session.shown_title(),
         )
     )
 
@@ -187,7 +191,10 @@ def confirm_cancel(session: Session, status: str | None) -> Message:
         return cancelled(session, None)
     what = _place(status)
     text = _(
-        "Give back your {place} for {title}, {when}?", place=what, title=session.title, when=when(session)
+        "Give back your {place} for {title}, {when}?",
+        place=what,
+        title=session.shown_title(),
+        when=when(session),
     )
     if status == CONFIRMED:
         text += " " + _("The next person on the waitlist gets it at once.")
@@ -212,7 +219,7 @@ def my_sessions(program: Program, mine: list[Standing]) -> Message:
             FOLLOWING: _("following"),
             WAITLISTED: _("#{position} on the waitlist", position=place.position),
         }[place.status]
-        fields.append(Field(session.title, f"{moment(session.starts_at, 'full')} · {state}"))
+        fields.append(Field(session.shown_title(), f"{moment(session.starts_at, 'full')} · {state}"))
     if not fields:
         return reply(_("You have no sessions yet. See `/schedule`, then `/register <session>`."))
     return reply(_("Your sessions:"), fields=fields)
@@ -253,7 +260,7 @@ def insight_list(theme: Theme | None, posts: list) -> Message:
 # -- organizers --------------------------------------------------------------------------------
 def roster(session: Session, entries: list[RosterEntry]) -> Message:
     if not entries:
-        return reply(_("Nobody has registered for {title} yet.", title=session.title))
+        return reply(_("Nobody has registered for {title} yet.", title=session.shown_title()))
     held = [e for e in entries if e.status != WAITLISTED]
     waiting = [e for e in entries if e.status == WAITLISTED]
 
@@ -276,7 +283,7 @@ def roster(session: Session, entries: list[RosterEntry]) -> Message:
                 verbatim=True,
             )
         )
-    return reply(_("Roster of {title}", title=session.title), fields=fields)
+    return reply(_("Roster of {title}", title=session.shown_title()), fields=fields)
 
 
 def announcement_queued(session: Session, people: int) -> Message:
@@ -285,7 +292,7 @@ def announcement_queued(session: Session, people: int) -> Message:
             "Your announcement is on its way to {n} person registered for {title}.",
             "Your announcement is on its way to {n} people registered for {title}.",
             people,
-            title=session.title,
+            title=session.shown_title(),
         )
     )
 
@@ -313,7 +320,7 @@ def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) ->
         accounts=platforms.join(list(labels)),
     )
     if freed:
-        titles = ", ".join(s.title for s in map(program.session, freed) if s)
+        titles = ", ".join(s.shown_title() for s in map(program.session, freed) if s)
         text += " " + _(
             "You held two places in {titles}; I kept the earlier one and freed the other.", titles=titles
         )

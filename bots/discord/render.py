@@ -272,7 +272,10 @@ def search_choices(choices: list[dict[str, str]], typed: str) -> list[discord.ap
 
 def invite_url(app_id: int | str) -> str:
     """The URL that adds the bot to a server with the scopes and permissions it needs."""
-    permissions = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+    # create_events: the program is mirrored into the server's Events tab
+    permissions = discord.Permissions(
+        view_channel=True, send_messages=True, embed_links=True, attach_files=True, create_events=True
+    )
     return discord.utils.oauth_url(
         int(app_id), permissions=permissions, scopes=("bot", "applications.commands")
     )

@@ -82,3 +82,25 @@ async def test_reminders_are_written_in_the_readers_language(core, clock):
     await core.dispatch_due()
     [text, *_] = port.texts_for("ana")
     assert text.startswith("⏰ Recordatorio:")
+
+
+def test_program_titles_per_language_fall_back_to_the_default():
+    from shared.program import Session
+
+    session = Session.model_validate(
+        {
+            "id": "atelier",
+            "title": {"en": "Workshop", "fr": "Atelier"},
+            "description": {"en": "By registration."},
+            "start": "2026-12-10T17:50:00",
+            "minutes": 40,
+            "access": "open",
+            "join_url": "https://meet.example.org/a",
+        }
+    )
+    assert session.title == "Workshop"
+    with i18n.using("fr"):
+        assert session.shown_title() == "Atelier"
+        assert session.shown_description() == "By registration."
+    with i18n.using("es"):
+        assert session.shown_title() == "Workshop"
