@@ -99,7 +99,9 @@ async def test_start_syncs_every_command_and_logs_the_invite(
     assert adapter.reach() == []
     assert adapter.invite is not None
     assert f"client_id={standin.app_id}" in adapter.invite
-    assert "scope=bot+applications.commands" in adapter.invite and "permissions=17592186096640" in adapter.invite
+    assert (
+        "scope=bot+applications.commands" in adapter.invite and "permissions=17592186096640" in adapter.invite
+    )
     assert adapter.invite in caplog.text
 
 
