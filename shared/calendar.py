@@ -44,9 +44,9 @@ def _entry(program: Program, session: Session, *, now: datetime, domain: str | N
     entry.add("dtstamp", now)
     entry.add("dtstart", session.starts_at)
     entry.add("dtend", session.ends_at)
-    entry.add("summary", f"{session.title} — {program.event.name}")
+    entry.add("summary", f"{session.shown_title()} — {program.event.name}")
     access = "Open to everyone." if not session.capped else "By registration only."
-    entry.add("description", "\n\n".join(x for x in (session.description, access, session.join) if x))
+    entry.add("description", "\n\n".join(x for x in (session.shown_description(), access, session.join) if x))
     entry.add("location", session.join)
     entry.add("url", session.join)
     return entry
@@ -104,9 +104,9 @@ def google_link(program: Program, session: Session) -> str:
 
     query = {
         "action": "TEMPLATE",
-        "text": f"{session.title} — {program.event.name}",
+        "text": f"{session.shown_title()} — {program.event.name}",
         "dates": f"{stamp(session.starts_at)}/{stamp(session.ends_at)}",
-        "details": "\n\n".join(x for x in (session.description, session.join) if x),
+        "details": "\n\n".join(x for x in (session.shown_description(), session.join) if x),
         "location": session.join,
     }
     return "https://calendar.google.com/calendar/render?" + urlencode(query)

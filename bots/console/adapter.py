@@ -7,7 +7,9 @@ import contextlib
 import dataclasses
 import logging
 import sys
+import tempfile
 import threading
+from pathlib import Path
 from typing import TextIO
 from zoneinfo import ZoneInfo
 
@@ -17,7 +19,7 @@ from bots.console.render import render
 from bots.console.settings import ConsoleSettings
 from shared.app import Roundtable
 from shared.identity import Identity, Reach, Recipient
-from shared.messages import InsightPost, Message
+from shared.messages import Attachment, InsightPost, Message
 from shared.port import UNKNOWN_CHANNEL, DeliveryError, Receipt
 
 WORKSPACE = "local"
@@ -42,6 +44,7 @@ class ConsoleAdapter:
         self.core = core
         self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name, zone=settings.tz)
         self.organizer = settings.organizer
+        self.files = settings.files
         self.files = settings.files
         self.stdin = stdin or sys.stdin
         self.console = console or Console(soft_wrap=True, highlight=False)
@@ -100,6 +103,20 @@ class ConsoleAdapter:
                 prefix=prefix,
             )
         )
+        for attachment in message.attachments:
+            self.console.print(f"  📎 {self.save(attachment)}", markup=False, highlight=False)
+
+    def save(self, attachment: Attachment) -> str:
+        """Write a file that came with a message; its path, or why it could not be written."""
+        folder = self.files or Path(tempfile.gettempdir()) / "roundtable" / self.identity.user_id
+        path = folder / Path(attachment.filename).name  # never a path from elsewhere
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(attachment.content)
+        except OSError as exc:
+            log.warning("could not write %s: %s", path, exc)
+            return f"{attachment.filename} could not be saved ({exc.strerror or exc})"
+        return str(path)
 
     async def handle_line(self, line: str) -> Message | None:
         line = line.strip()

@@ -224,3 +224,14 @@ def test_console_tz_shows_times_in_that_zone(env):
     assert "11:50 America/Bogota (UTC-05:00)" in result.stdout
     bad = roundtable(env, "console", "--as", "carla", "--tz", "Bogota", stdin="")
     assert bad.returncode == 2 and "America/Bogota" in bad.stderr
+
+
+def test_the_console_saves_the_calendar_entry_and_prints_its_path(env, tmp_path):
+    files = tmp_path / "files"
+    result = roundtable(
+        {**env, "CONSOLE_FILES": str(files)}, "console", "--as", "ann", stdin="/register workshop\n"
+    )
+    assert result.returncode == 0, result.stderr
+    saved = files / "workshop.ics"
+    assert f"📎 {saved}" in result.stdout
+    assert b"BEGIN:VCALENDAR" in saved.read_bytes()
