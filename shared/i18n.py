@@ -7,8 +7,10 @@ and filled after translation, so translators can move them: ``_("{title} has mov
 Catalogs: ``shared/locale/<lang>/LC_MESSAGES/messages.po``, compiled to ``.mo`` when the
 package is built (``setup.py``). After adding or changing wording, one line updates them::
 
-    pybabel extract -F babel.cfg -o shared/locale/messages.pot . && \
-    pybabel update -i shared/locale/messages.pot -d shared/locale && pybabel compile -d shared/locale
+    pybabel extract -F babel.cfg -o shared/locale/messages.pot --no-location --omit-header . && \
+    pybabel update -i shared/locale/messages.pot -d shared/locale --ignore-obsolete -w 110
+
+then translate the new entries; the build (or the test run) compiles them.
 """
 
 from __future__ import annotations
