@@ -16,6 +16,7 @@ import aiohttp
 import discord
 import yarl
 
+from bots.discord.events import mirror_program
 from bots.discord.render import (
     ActionButton,
     _choices,
@@ -219,6 +220,7 @@ class DiscordAdapter:
                 "Discord: DISCORD_GUILD_ID is not set, so nobody on Discord can use /roster or /announce"
             )
         await self.sync_commands()
+        await mirror_program(self)
         self.core.attach(self)
         self._attached = True
 

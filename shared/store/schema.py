@@ -165,3 +165,17 @@ link_codes = Table(
     Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), nullable=False),
     Column("expires_at", UTCDateTime, nullable=False),
 )
+
+
+# Sessions mirrored as events on a platform (a server's scheduled events): the platform's id,
+# so that a restart updates the event instead of creating another, and what was last sent.
+platform_events = Table(
+    "platform_events",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("workspace", String(64), primary_key=True),
+    Column("session_id", String(50), primary_key=True),
+    Column("external_id", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+)
