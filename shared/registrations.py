@@ -70,6 +70,8 @@ class RosterEntry:
 
 
 def closed_message(session: Session) -> str:
+    if not session.capped:
+        return f"{session.title} has ended."
     return f"Registration for {session.title} closed when it started."
 
 
@@ -220,7 +222,7 @@ async def register(
     if session.cancelled:
         raise SessionCancelled(session)
     account = await people.resolve(conn, identity, now)
-    if now >= session.starts_at:
+    if not session.accepts_registration(now):
         existing = await standing(conn, account.person_id, session.id)
         if existing is not None:
             return Standing(existing.session_id, existing.status, existing.position, already=True)

@@ -1,17 +1,22 @@
 """The words of the bot's replies to commands, in one place (``notices.py`` holds what it sends
-on its own). Both share :func:`when` and :func:`join_button`."""
+on its own). Both share :func:`when` and :func:`join_button`.
+
+Every sentence goes through :func:`shared.i18n._`, in the reader's locale (see ``i18n.py``
+for the one-liner that updates the catalogs).
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 
-from shared import platforms
+from shared import i18n, platforms, zones
 from shared.commands import CommandSpec, usage
+from shared.i18n import N_, _, ngettext
 from shared.messages import Attachment, Button, Field, Message, moment, refusal, reply
 from shared.program import Program, Session, Theme
 from shared.registrations import CONFIRMED, FOLLOWING, WAITLISTED, RosterEntry, Standing
 
-APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
+APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a minute.")
 
 
 STORAGE_UNAVAILABLE = (
@@ -27,7 +32,7 @@ def storage_unavailable() -> Message:
 
 def apology() -> Message:
     """The one answer to a failure that is ours, not the person's."""
-    return refusal(APOLOGY)
+    return refusal(_(APOLOGY))
 
 
 def busy() -> Message:
@@ -48,61 +53,95 @@ def when(session: Session) -> str:
 
 
 def join_button(session: Session) -> Button:
-    return Button("Join", url=session.join, style="primary")
+    return Button(_("Join"), url=session.join, style="primary")
+
+
+def calendar_button(program: Program, session: Session) -> Button:
+    from shared.calendar import google_link
+
+    return Button(_("Add to Google Calendar"), url=google_link(program, session), style="secondary")
+
+
+def started_ago(session: Session, now: datetime) -> str:
+    """How long a running session has been on, in whole minutes."""
+    minutes = max(0, int((now - session.starts_at).total_seconds() // 60))
+    if minutes == 0:
+        return _("it has just started")
+    return ngettext("it started {n} minute ago", "it started {n} minutes ago", minutes)
+
+
+def _place(status: str) -> str:
+    return {CONFIRMED: _("seat"), WAITLISTED: _("waitlist place"), FOLLOWING: _("follow")}[status]
 
 
 # -- commands ----------------------------------------------------------------------------------
 def unknown_command(name: str) -> Message:
-    return refusal(f"There is no command `/{name}`. Try `/help`.")
+    return refusal(_("There is no command `/{name}`. Try `/help`.", name=name))
 
 
 def organizers_only(spec: CommandSpec) -> Message:
-    return refusal(f"`/{spec.name}` is for the event's organizers.")
+    return refusal(_("`/{name}` is for the event's organizers.", name=spec.name))
 
 
 def missing_option(spec: CommandSpec, option: str) -> Message:
-    return refusal(f"`/{spec.name}` needs a {option}. {usage(spec)}", error_field=option)
+    return refusal(
+        _("`/{name}` needs a {option}.", name=spec.name, option=option) + " " + usage(spec),
+        error_field=option,
+    )
 
 
 def help_text(program: Program, specs: list[CommandSpec]) -> Message:
-    lines = [Field(usage(spec).removeprefix("Usage: ").strip("`"), spec.description) for spec in specs]
-    return reply(f"{program.event.name} — what I can do:", fields=lines)
+    lines = [Field(usage(spec).removeprefix("Usage: ").strip("`"), _(spec.description)) for spec in specs]
+    return reply(_("{event} — what I can do:", event=program.event.name), fields=lines)
 
 
 # -- the schedule ------------------------------------------------------------------------------
 def schedule(program: Program, counts: dict[str, dict[str, int]], now: datetime) -> Message:
     event = program.event
-    fields = [Field(s.title, session_line(s, counts.get(s.id, {}), now)) for s in program.sessions]
+    fields = [Field(s.shown_title(), session_line(s, counts.get(s.id, {}), now)) for s in program.sessions]
     buttons = [
-        Button(f"Register: {s.id}" if s.capped else f"Follow: {s.id}", f"/register {s.id}")
+        Button(_("Join now: {session}", session=s.id), url=s.join)
+        if not s.capped and s.live(now)
+        # an open session is followed until it ends: latecomers get the link at once
+        else Button(
+            _("Register: {session}", session=s.id) if s.capped else _("Follow: {session}", session=s.id),
+            f"/register {s.id}",
+        )
         for s in program.sessions
-        if now < s.starts_at and not s.cancelled
+        if s.accepts_registration(now) and not s.cancelled
     ]
     header = event.name if not event.series else f"{event.name} — {event.series}"
     return reply(header, fields=fields, buttons=buttons)
 
 
 def session_line(session: Session, counts: dict[str, int], now: datetime) -> str:
-    span = (
-        f"{moment(session.starts_at, 'full')} – {moment(session.ends_at, 'time')} ({session.minutes} min, "
-        f"{moment(session.starts_at, 'relative')})"
+    span = _(
+        "{start} – {end} ({minutes} min, {relative})",
+        start=moment(session.starts_at, "full"),
+        end=moment(session.ends_at, "time"),
+        minutes=session.minutes,
+        relative=moment(session.starts_at, "relative"),
     )
     if session.capped:
         free = max(0, (session.capacity or 0) - counts.get(CONFIRMED, 0))
         waiting = counts.get(WAITLISTED, 0)
-        seats = f"{free} of {session.capacity} seats free" + (f", {waiting} waiting" if waiting else "")
-        access = f"registration only · {seats}"
+        seats = _("{free} of {capacity} seats free", free=free, capacity=session.capacity)
+        if waiting:
+            seats += _(", {waiting} waiting", waiting=waiting)
+        access = _("registration only · {seats}", seats=seats)
     else:
-        access = "open to everyone"
+        access = _("open to everyone")
     status = ""
     if session.cancelled:
         return f"cancelled (it was planned for {moment(session.starts_at, 'full')})"
     if now >= session.ends_at:
-        status = " · ended"
-    elif now >= session.starts_at:
-        status = " · happening now"
+        status = " · " + _("ended")
+    elif session.live(now) and not session.capped:
+        status = " · " + _("🔴 live now, join: {link}", link=session.join)
+    elif session.live(now):
+        status = " · " + _("happening now")
     text = f"{span} · {access}{status}"
-    return f"{text}\n{session.description}" if session.description else text
+    return f"{text}\n{session.shown_description()}" if session.shown_description() else text
 
 
 def session_cancelled(program: Program, session: Session) -> str:
@@ -112,44 +151,93 @@ def session_cancelled(program: Program, session: Session) -> str:
     return f"Sorry, {session.title} is cancelled, so it takes no registrations.{others}"
 
 
-def session_picker(upcoming: list[Session]) -> Message:
+def session_picker(upcoming: list[Session], now: datetime) -> Message:
     if not upcoming:
-        return reply("Registration is closed: every session has started.")
+        return reply(_("Registration is closed: every session has started."))
     fields = [
-        Field(s.title, f"{moment(s.starts_at, 'full')} ({moment(s.starts_at, 'relative')})") for s in upcoming
+        Field(
+            s.shown_title(),
+            _("live now: {ago}", ago=started_ago(s, now))
+            if s.live(now)
+            else f"{moment(s.starts_at, 'full')} ({moment(s.starts_at, 'relative')})",
+        )
+        for s in upcoming
     ]
-    buttons = [Button(s.title, f"/register {s.id}") for s in upcoming]
-    return reply("Which session would you like to join?", fields=fields, buttons=buttons)
+    buttons = [Button(s.shown_title(), f"/register {s.id}") for s in upcoming]
+    return reply(_("Which session would you like to join?"), fields=fields, buttons=buttons)
 
 
 # -- seats -------------------------------------------------------------------------------------
-def standing(program: Program, session: Session, result: Standing) -> Message:
+def standing(program: Program, session: Session, result: Standing, now: datetime) -> Message:
     offsets = ", ".join(program.describe_offsets())
-    again = "You were already registered: " if result.already else ""
+    again = _("You were already registered: ") if result.already else ""
+    link = Field(_("Join link"), session.join)
+    if result.status == FOLLOWING and session.live(now):
+        # a latecomer: no reminder can come in time, so the link now
+        text = again + _(
+            "You are following {title}: {ago} — join now.",
+            title=session.shown_title(),
+            ago=started_ago(session, now),
+        )
+        return reply(text, buttons=[join_button(session)], fields=[link])
     if result.status == FOLLOWING:
-        text = (
-            f"{again}You are following {session.title}, {when(session)}. "
-            f"I will DM you the join link before it starts ({offsets})."
+        text = again + _(
+            "You are following {title}, {when}. I will DM you the join link before it starts ({offsets}).",
+            title=session.shown_title(),
+            when=when(session),
+            offsets=offsets,
         )
-        return reply(text, buttons=[join_button(session)], fields=[Field("Join link", session.join)])
+        return reply(text, buttons=[join_button(session)], fields=[link])
     if result.status == CONFIRMED:
-        text = (
-            f"{again}Your seat is confirmed for {session.title}, {when(session)}. "
-            f"I will DM you the join link before it starts ({offsets})."
+        text = again + _(
+            "Your seat is confirmed for {title}, {when}. I will DM you the join link before it starts ({offsets}).",
+            title=session.shown_title(),
+            when=when(session),
+            offsets=offsets,
         )
-        return reply(text, buttons=[Button("Cancel my seat", f"/unregister {session.id}", style="danger")])
-    text = (
-        f"{again}{session.title} is full. You are #{result.position} on the waitlist; "
-        "if a seat opens you move up at once and I will DM you."
+        return reply(text, buttons=[Button(_("Cancel my seat"), f"/unregister {session.id}", style="danger")])
+    text = again + _(
+        "{title} is full. You are #{position} on the waitlist; if a seat opens you move up at once and I will DM you.",
+        title=session.shown_title(),
+        position=result.position,
     )
-    return reply(text, buttons=[Button("Leave the waitlist", f"/unregister {session.id}", style="danger")])
+    return reply(text, buttons=[Button(_("Leave the waitlist"), f"/unregister {session.id}", style="danger")])
 
 
 def cancelled(session: Session, was: str | None) -> Message:
     if was is None:
-        return reply(f"You were not registered for {session.title}; nothing to cancel.")
-    what = {CONFIRMED: "seat", WAITLISTED: "waitlist place", FOLLOWING: "follow"}[was]
-    return reply(f"Your {what} for {session.title} is cancelled. I will send you no more reminders for it.")
+        return reply(
+            _("You were not registered for {title}; nothing to cancel.", title=session.shown_title())
+        )
+    return reply(
+        _(
+            "Your {place} for {title} is cancelled. I will send you no more reminders for it.",
+            place=_place(was),
+            title=session.shown_title(),
+        )
+    )
+
+
+def confirm_cancel(session: Session, status: str | None) -> Message:
+    """The second click of "I can't come"."""
+    if status is None:
+        return cancelled(session, None)
+    what = _place(status)
+    text = _(
+        "Give back your {place} for {title}, {when}?",
+        place=what,
+        title=session.shown_title(),
+        when=when(session),
+    )
+    if status == CONFIRMED:
+        text += " " + _("The next person on the waitlist gets it at once.")
+    return reply(
+        text,
+        buttons=[
+            Button(_("Yes, give back my {place}", place=what), f"/unregister {session.id}", style="danger"),
+            Button(_("No, keep it"), "/mysessions", style="secondary"),
+        ],
+    )
 
 
 def my_sessions(program: Program, mine: list[Standing]) -> Message:
@@ -160,44 +248,52 @@ def my_sessions(program: Program, mine: list[Standing]) -> Message:
         if session is None:
             continue
         state = {
-            CONFIRMED: "seat confirmed",
-            FOLLOWING: "following",
-            WAITLISTED: f"#{place.position} on the waitlist",
+            CONFIRMED: _("seat confirmed"),
+            FOLLOWING: _("following"),
+            WAITLISTED: _("#{position} on the waitlist", position=place.position),
         }[place.status]
-        fields.append(Field(session.title, f"{moment(session.starts_at, 'full')} · {state}"))
+        fields.append(Field(session.shown_title(), f"{moment(session.starts_at, 'full')} · {state}"))
     if not fields:
-        return reply("You have no sessions yet. See `/schedule`, then `/register <session>`.")
-    return reply("Your sessions:", fields=fields)
+        return reply(_("You have no sessions yet. See `/schedule`, then `/register <session>`."))
+    return reply(_("Your sessions:"), fields=fields)
 
 
 # -- insights ----------------------------------------------------------------------------------
 def insight_shared(theme: Theme, anonymous: bool) -> Message:
     places = [platforms.label(name) for name in theme.channels]
-    where = f" It will appear in the theme's channel on {platforms.join(places)}." if places else ""
-    who = " anonymously" if anonymous else ""
-    return reply(f"Thank you! Your insight is shared in {theme.name}{who}.{where}")
+    where = (
+        " " + _("It will appear in the theme's channel on {places}.", places=platforms.join(places))
+        if places
+        else ""
+    )
+    if anonymous:
+        return reply(_("Thank you! Your insight is shared in {theme} anonymously.", theme=theme.name) + where)
+    return reply(_("Thank you! Your insight is shared in {theme}.", theme=theme.name) + where)
 
 
 def insight_list(theme: Theme | None, posts: list) -> Message:
     if not posts:
-        where = f" in {theme.name}" if theme else ""
-        return reply(f"No insights{where} yet. Share one with `/insight <theme> <text>`.")
+        if theme:
+            return reply(
+                _("No insights in {theme} yet. Share one with `/insight <theme> <text>`.", theme=theme.name)
+            )
+        return reply(_("No insights yet. Share one with `/insight <theme> <text>`."))
     fields = [
         Field(
-            " · ".join(x for x in (p.theme_name, p.author or "anonymous", p.city, p.origin) if x),
+            " · ".join(x for x in (p.theme_name, p.author or _("anonymous"), p.city, p.origin) if x),
             p.text,
             verbatim=True,
         )
         for p in posts
     ]
-    title = f"Latest insights in {theme.name}" if theme else "Latest insights"
-    return reply(title + ":", fields=fields)
+    title = _("Latest insights in {theme}:", theme=theme.name) if theme else _("Latest insights:")
+    return reply(title, fields=fields)
 
 
 # -- organizers --------------------------------------------------------------------------------
 def roster(session: Session, entries: list[RosterEntry]) -> Message:
     if not entries:
-        return reply(f"Nobody has registered for {session.title} yet.")
+        return reply(_("Nobody has registered for {title} yet.", title=session.shown_title()))
     held = [e for e in entries if e.status != WAITLISTED]
     waiting = [e for e in entries if e.status == WAITLISTED]
 
@@ -206,7 +302,7 @@ def roster(session: Session, entries: list[RosterEntry]) -> Message:
         said = [f"{q.label}: {e.answers[q.id]}" for q in session.questions if e.answers.get(q.id)]
         return f"{text} — {'; '.join(said)}" if said else text
 
-    label = "Confirmed" if session.capped else "Following"
+    label = _("Confirmed") if session.capped else _("Following")
     fields = [
         Field(
             f"{label} ({len(held)}" + (f"/{session.capacity})" if session.capped else ")"),
@@ -217,32 +313,52 @@ def roster(session: Session, entries: list[RosterEntry]) -> Message:
     if session.capped:
         fields.append(
             Field(
-                f"Waitlist ({len(waiting)})",
+                _("Waitlist ({count})", count=len(waiting)),
                 "\n".join(f"#{e.position} {line(e)}" for e in waiting) or "—",
                 verbatim=True,
             )
         )
-    return reply(f"Roster of {session.title}", fields=fields)
+    return reply(_("Roster of {title}", title=session.shown_title()), fields=fields)
 
 
 def announcement_queued(session: Session, people: int) -> Message:
-    return reply(f"Your announcement is on its way to {people} people registered for {session.title}.")
+    return reply(
+        ngettext(
+            "Your announcement is on its way to {n} person registered for {title}.",
+            "Your announcement is on its way to {n} people registered for {title}.",
+            people,
+            title=session.shown_title(),
+        )
+    )
 
 
 # -- accounts ----------------------------------------------------------------------------------
 def link_code(code: str, others: list[str]) -> Message:
-    where = f"your other platform ({platforms.join(others, 'or')})" if others else "your other platform"
+    where = (
+        _("your other platform ({platforms})", platforms=platforms.join(others, platforms.OR))
+        if others
+        else _("your other platform")
+    )
     return reply(
-        f"Your link code is {code}. Within 10 minutes, type `/link {code}` with your account on "
-        f"{where}, and both accounts become one: one seat, one set of reminders."
+        _(
+            "Your link code is {code}. Within 10 minutes, type `/link {code}` with your account on "
+            "{where}, and both accounts become one: one seat, one set of reminders.",
+            code=code,
+            where=where,
+        )
     )
 
 
 def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) -> Message:
-    text = f"Linked: your {' and '.join(labels)} accounts are now one. `/mysessions` shows the same on each."
+    text = _(
+        "Linked: your {accounts} accounts are now one. `/mysessions` shows the same on each.",
+        accounts=platforms.join(list(labels)),
+    )
     if freed:
-        titles = ", ".join(s.title for s in map(program.session, freed) if s)
-        text += f" You held two places in {titles}; I kept the earlier one and freed the other."
+        titles = ", ".join(s.shown_title() for s in map(program.session, freed) if s)
+        text += " " + _(
+            "You held two places in {titles}; I kept the earlier one and freed the other.", titles=titles
+        )
     return reply(text)
 
 
@@ -426,3 +542,73 @@ def feedback_thanks(session: Session, rated, shared_in: str | None, *, ask: bool
     if shared_in:
         text += f" Your lesson is shared as an insight in {shared_in}."
     return reply(text)
+# -- preferences -------------------------------------------------------------------------------
+def zone_now(program: Program, chosen: str | None, reported: str | None, now: datetime) -> Message:
+    example = f"`/timezone {zones.EXAMPLE}`"
+    if chosen:
+        text = _(
+            "Your time zone is {zone}, as you chose: it is {time} there now.",
+            zone=chosen,
+            time=moment(now, "time"),
+        )
+    elif reported:
+        text = _(
+            "Your time zone is {zone}, as your app reports it: it is {time} there now.",
+            zone=reported,
+            time=moment(now, "time"),
+        )
+    else:
+        text = _(
+            "You have not chosen a time zone. Where your app can, it shows times in your local time; "
+            "plain text uses {zone}, the event's zone.",
+            zone=program.event.timezone,
+        )
+    return reply(text + " " + _("To change it: {example}.", example=example))
+
+
+def zone_set(zone: str, now: datetime) -> Message:
+    done = reply(
+        _(
+            "Done: I will show you times in {zone}, where it is {time} now.",
+            zone=zone,
+            time=moment(now, "time"),
+        )
+    )
+    # the answer already reads in the new zone
+    return Message(text=done.text, zone=zone)
+
+
+def zone_unknown(typed: str, program: Program) -> Message:
+    near = zones.suggestions(typed, limit=5) if typed.strip() else []
+    known = ", ".join(dict.fromkeys((*program.event.zones, program.event.timezone)))
+    text = _(
+        "I do not know the time zone “{typed}”. Use an IANA name such as `/timezone {example}` "
+        "(the event's cities: {known}).",
+        typed=typed,
+        example=zones.EXAMPLE,
+        known=known,
+    )
+    if near:
+        text += " " + _("Did you mean {zones}?", zones=", ".join(near))
+    return refusal(text, error_field="zone")
+
+
+def language_now(chosen: str | None, current: str) -> Message:
+    names = ", ".join(f"`{code}` ({name})" for code, name in i18n.NAMES.items())
+    if chosen:
+        text = _("I write to you in {language}, as you chose.", language=i18n.NAMES[current])
+    else:
+        text = _("I write to you in {language}, as your app asks.", language=i18n.NAMES[current])
+    return reply(text + " " + _("To change it: `/language <code>` with one of {names}.", names=names))
+
+
+def language_set(language: str) -> Message:
+    return reply(_("Done: I will write to you in {language}.", language=i18n.NAMES[language]))
+
+
+def language_unknown(typed: str) -> Message:
+    names = ", ".join(f"`{code}` ({name})" for code, name in i18n.NAMES.items())
+    return refusal(
+        _("I do not speak “{typed}”. Choose one of {names}.", typed=typed, names=names),
+        error_field="language",
+    )
