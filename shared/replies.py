@@ -542,6 +542,8 @@ def feedback_thanks(session: Session, rated, shared_in: str | None, *, ask: bool
     if shared_in:
         text += f" Your lesson is shared as an insight in {shared_in}."
     return reply(text)
+
+
 # -- preferences -------------------------------------------------------------------------------
 def zone_now(program: Program, chosen: str | None, reported: str | None, now: datetime) -> Message:
     example = f"`/timezone {zones.EXAMPLE}`"

@@ -19,7 +19,9 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
     session_id = (inv.args.get("session") or "").strip().lower()
     if not session_id:
         now = core.now()
-        return replies.session_picker([s for s in core.program.open_sessions if s.accepts_registration(now)], now)
+        return replies.session_picker(
+            [s for s in core.program.open_sessions if s.accepts_registration(now)], now
+        )
     session = registrations.session_or_raise(core.program, session_id)
     if session.cancelled:
         raise Refusal(replies.session_cancelled(core.program, session), "session")

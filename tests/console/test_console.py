@@ -332,6 +332,7 @@ def test_feedback_in_the_console_and_the_organizers_report(env):
     md = roundtable(env, "feedback", "--format", "md").stdout
     assert "> Listen to residents." in md and "fay" not in md
 
+
 def test_console_tz_shows_times_in_that_zone(env):
     result = roundtable(env, "console", "--as", "carla", "--tz", "America/Bogota", stdin="/schedule\n")
     assert result.returncode == 0, result.stderr
