@@ -94,14 +94,18 @@ async def _prepare(conn: AsyncConnection | None, program: Program, row: Row, now
         return Skip("session_ended")
     if row.kind == "cancelled":
         fields = (
-            [Field("From the organizers", session.cancel_message, verbatim=True)]
+            [Field(_("From the organizers"), session.cancel_message, verbatim=True)]
             if session.cancel_message
             else []
         )
         return Send(
             _dm(
-                f"❌ {session.title}, planned for {moment(session.starts_at, 'full')}, is cancelled. "
-                "Your place in it is released; there is nothing you need to do.",
+                _(
+                    "❌ {title}, planned for {start}, is cancelled. "
+                    "Your place in it is released; there is nothing you need to do.",
+                    title=session.shown_title(),
+                    start=moment(session.starts_at, "full"),
+                ),
                 fields=fields,
                 kind="cancelled",
             )
@@ -172,7 +176,10 @@ async def _feedback(conn: AsyncConnection | None, session: Session, row: Row, no
         return Skip("only_waited")
     return Send(
         _dm(
-            f"🙏 Thank you for joining {session.title}. How was it, from 1 (poor) to 5 (excellent)?",
+            _(
+                "🙏 Thank you for joining {title}. How was it, from 1 (poor) to 5 (excellent)?",
+                title=session.shown_title(),
+            ),
             buttons=[Button(str(n), f"/feedback {session.id} {n}", style="secondary") for n in range(1, 6)],
             kind="feedback",
         )

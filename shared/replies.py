@@ -19,7 +19,7 @@ from shared.registrations import CONFIRMED, FOLLOWING, WAITLISTED, RosterEntry, 
 APOLOGY = N_("Sorry, something went wrong on my side. Please try again in a minute.")
 
 
-STORAGE_UNAVAILABLE = (
+STORAGE_UNAVAILABLE = N_(
     "Sorry, my storage is unavailable, so nothing was saved and nothing changed. "
     "The organizers have been alerted; please try again later."
 )
@@ -27,7 +27,7 @@ STORAGE_UNAVAILABLE = (
 
 def storage_unavailable() -> Message:
     """The answer while the database is gone: never a confirmation of what was not stored."""
-    return refusal(STORAGE_UNAVAILABLE)
+    return refusal(_(STORAGE_UNAVAILABLE))
 
 
 def apology() -> Message:
@@ -38,14 +38,16 @@ def apology() -> Message:
 def busy() -> Message:
     """The answer when too many commands wait already: try again, nothing was done."""
     return refusal(
-        "So many people are here at once that I cannot take this right now. "
-        "Nothing was changed: please try again in a moment."
+        _(
+            "So many people are here at once that I cannot take this right now. "
+            "Nothing was changed: please try again in a moment."
+        )
     )
 
 
 def already_working() -> Message:
     """The answer to the same command again while the first is still being worked on."""
-    return refusal("I am still working on that; your answer is on its way.")
+    return refusal(_("I am still working on that; your answer is on its way."))
 
 
 def when(session: Session) -> str:
@@ -133,7 +135,7 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
         access = _("open to everyone")
     status = ""
     if session.cancelled:
-        return f"cancelled (it was planned for {moment(session.starts_at, 'full')})"
+        return _("cancelled (it was planned for {start})", start=moment(session.starts_at, "full"))
     if now >= session.ends_at:
         status = " · " + _("ended")
     elif session.live(now) and not session.capped:
@@ -147,8 +149,8 @@ def session_line(session: Session, counts: dict[str, int], now: datetime) -> str
 def session_cancelled(program: Program, session: Session) -> str:
     """Refusing a cancelled session, with the sessions one may still register for."""
     valid = ", ".join(f"`{s.id}`" for s in program.open_sessions)
-    others = f" Choose one of {valid}." if valid else ""
-    return f"Sorry, {session.title} is cancelled, so it takes no registrations.{others}"
+    text = _("Sorry, {title} is cancelled, so it takes no registrations.", title=session.shown_title())
+    return f"{text} {_('Choose one of {sessions}.', sessions=valid)}" if valid else text
 
 
 def session_picker(upcoming: list[Session], now: datetime) -> Message:
@@ -363,103 +365,125 @@ def linked(program: Program, labels: tuple[str, ...], freed: tuple[str, ...]) ->
 
 
 # -- your data ---------------------------------------------------------------------------------
-def _counted(n: int, one: str, many: str) -> str:
-    return f"{n} {one if n == 1 else many}"
-
-
 def _what(erased) -> str:
+    return _listed(erased.accounts, erased.registrations, erased.insights, erased.messages, erased.feedback)
+
+
+def _listed(accounts: int, registrations: int, insights: int, messages: int, ratings: int) -> str:
     parts = [
-        _counted(erased.accounts, "account", "accounts"),
-        _counted(erased.registrations, "registration", "registrations"),
-        _counted(erased.insights, "insight", "insights"),
-        _counted(erased.messages, "message for you (sent or planned)", "messages for you (sent or planned)"),
+        ngettext("{n} account", "{n} accounts", accounts),
+        ngettext("{n} registration", "{n} registrations", registrations),
+        ngettext("{n} insight", "{n} insights", insights),
+        ngettext("{n} message for you (sent or planned)", "{n} messages for you (sent or planned)", messages),
     ]
-    if erased.feedback:
-        parts.append(_counted(erased.feedback, "rating", "ratings"))
+    if ratings:
+        parts.append(ngettext("{n} rating", "{n} ratings", ratings))
     return ", ".join(parts)
 
 
 def nothing_to_forget() -> Message:
-    return reply("I keep nothing about you: there is nothing to erase.")
+    return reply(_("I keep nothing about you: there is nothing to erase."))
 
 
 def forget_confirm_word() -> str:
-    return "To erase your data, type `/forgetme confirm`, or `/forgetme` to see what it erases."
+    return _("To erase your data, type `/forgetme confirm`, or `/forgetme` to see what it erases.")
 
 
 def forget_ask(preview) -> Message:
     return reply(
-        f"This erases everything I keep about you: {_what(preview)}. Seats you hold go to the "
-        "waitlist. Counts without your name stay. It cannot be undone.",
-        buttons=[Button("Erase my data", "/forgetme confirm", style="danger")],
+        _(
+            "This erases everything I keep about you: {what}. Seats you hold go to the "
+            "waitlist. Counts without your name stay. It cannot be undone.",
+            what=_what(preview),
+        ),
+        buttons=[Button(_("Erase my data"), "/forgetme confirm", style="danger")],
     )
 
 
 def forgotten(erased) -> Message:
-    text = f"Done: I erased {_what(erased)}."
+    text = _("Done: I erased {what}.", what=_what(erased))
     if erased.promoted:
-        text += f" {_counted(len(erased.promoted), 'seat', 'seats')} you held went to the waitlist."
+        text += " " + ngettext(
+            "{n} seat you held went to the waitlist.",
+            "{n} seats you held went to the waitlist.",
+            len(erased.promoted),
+        )
     if erased.posts_left:
-        where = platforms.join([f"{n} on {platforms.label(p)}" for p, n in sorted(erased.posts_left.items())])
-        text += (
-            f" Your insights' channel posts ({where}) I could not take down myself; "
-            "the organizers have a record and will remove them."
+        where = platforms.join(
+            [
+                _("{count} on {platform}", count=n, platform=platforms.label(p))
+                for p, n in sorted(erased.posts_left.items())
+            ]
+        )
+        text += " " + _(
+            "Your insights' channel posts ({where}) I could not take down myself; "
+            "the organizers have a record and will remove them.",
+            where=where,
         )
     return reply(text)
 
 
 def no_data() -> Message:
-    return reply("I keep no data about you.")
+    return reply(_("I keep no data about you."))
 
 
 def your_data(data: dict, filename: str, body: bytes) -> Message:
-    counts = [
-        _counted(len(data["accounts"]), "account", "accounts"),
-        _counted(len(data["registrations"]), "registration", "registrations"),
-        _counted(len(data["insights"]), "insight", "insights"),
-        _counted(
-            len(data["messages"]), "message for you (sent or planned)", "messages for you (sent or planned)"
-        ),
-    ]
-    if data["feedback"]:
-        counts.append(_counted(len(data["feedback"]), "rating", "ratings"))
-    text = (
-        f"Everything I keep about you is in the file {filename}: {', '.join(counts)}. `/forgetme` erases it."
+    counts = _listed(
+        len(data["accounts"]),
+        len(data["registrations"]),
+        len(data["insights"]),
+        len(data["messages"]),
+        len(data["feedback"]),
+    )
+    text = _(
+        "Everything I keep about you is in the file {filename}: {counts}. `/forgetme` erases it.",
+        filename=filename,
+        counts=counts,
     )
     return Message(text=text, files=(Attachment(filename, body),))
 
 
 def file_not_delivered() -> Message:
     """An adapter could not hand over a file that went with a reply."""
-    return refusal("Sorry, I could not send you the file just now. Please try again in a minute.")
+    return refusal(_("Sorry, I could not send you the file just now. Please try again in a minute."))
 
 
 def privacy_notice(program: Program, retention_days: int) -> Message:
     """The same text as the README's "Privacy" section, for organizers to adapt."""
-    contact = program.event.privacy_contact or "the event's organizers"
+    contact = program.event.privacy_contact or _("the event's organizers")
     return reply(
-        f"Privacy — {program.event.name}",
+        _("Privacy — {event}", event=program.event.name),
         fields=[
             Field(
-                "What I keep",
-                "Your account on each platform you use here (its id and display name); your "
-                "registrations, waitlist places and follows; the insights you share; and the "
-                "messages I send you, with whether they arrived.",
+                _("What I keep"),
+                _(
+                    "Your account on each platform you use here (its id and display name); your "
+                    "registrations, waitlist places and follows; the insights you share; and the "
+                    "messages I send you, with whether they arrived."
+                ),
             ),
             Field(
-                "Why",
-                "To run the event: keep seats fair, remind you with the join link, and share the "
-                "insights you choose to share. Nothing is sold or used for anything else.",
+                _("Why"),
+                _(
+                    "To run the event: keep seats fair, remind you with the join link, and share the "
+                    "insights you choose to share. Nothing is sold or used for anything else."
+                ),
             ),
             Field(
-                "For how long",
-                f"Registrations and the messages about a session are deleted {retention_days} days "
-                "after it ends; only counts without names stay. Insights stay until you erase them.",
+                _("For how long"),
+                _(
+                    "Registrations and the messages about a session are deleted {days} days "
+                    "after it ends; only counts without names stay. Insights stay until you erase them.",
+                    days=retention_days,
+                ),
             ),
             Field(
-                "Your rights",
-                "`/mydata` gives you everything I keep, as a file. `/forgetme` erases it at once. "
-                f"For anything else, or to ask by e-mail, write to {contact}.",
+                _("Your rights"),
+                _(
+                    "`/mydata` gives you everything I keep, as a file. `/forgetme` erases it at once. "
+                    "For anything else, or to ask by e-mail, write to {contact}.",
+                    contact=contact,
+                ),
             ),
         ],
     )
@@ -467,80 +491,99 @@ def privacy_notice(program: Program, retention_days: int) -> Message:
 
 # -- registration questions --------------------------------------------------------------------
 def questions_title(session: Session) -> str:
-    return f"Register: {session.title}"[:45]
+    return _("Register: {title}", title=session.shown_title())[:45]
 
 
 def questions_submit(session: Session) -> str:
-    return "Register"
+    return _("Register")
 
 
 def questions_asked(session: Session) -> str:
-    return f"{session.title} asks a few questions before you register."
+    return _("{title} asks a few questions before you register.", title=session.shown_title())
 
 
 def answer_required(label: str) -> str:
-    return f"Please answer “{label}”: it is required."
+    return _("Please answer “{label}”: it is required.", label=label)
 
 
 def answer_too_long(label: str, limit: int, length: int) -> str:
-    return f"Please keep “{label}” to {limit} characters; yours has {length}."
+    return _(
+        "Please keep “{label}” to {limit} characters; yours has {length}.",
+        label=label,
+        limit=limit,
+        length=length,
+    )
 
 
 def answer_not_a_choice(label: str, choices: list[str]) -> str:
-    return f"For “{label}”, please choose one of: {', '.join(choices)}."
+    return _("For “{label}”, please choose one of: {choices}.", label=label, choices=", ".join(choices))
 
 
 def optional_hint(required: bool, choices: tuple[str, ...]) -> str:
     """The console's hint under a question."""
-    hint = f"one of: {', '.join(choices)}" if choices else ""
+    hint = _("one of: {choices}", choices=", ".join(choices)) if choices else ""
     if not required:
         hint = f"{hint}; " if hint else ""
-        hint += "optional, an empty line skips it"
+        hint += _("optional, an empty line skips it")
     return f"({hint})" if hint else ""
 
 
 def answers_saved(session: Session) -> str:
-    return f"Your answers for {session.title} are saved."
+    return _("Your answers for {title} are saved.", title=session.shown_title())
 
 
 def form_not_opened() -> Message:
     """An adapter could not open a form (a modal) in time."""
-    return refusal("Sorry, I could not open the form in time. Please try the command again.")
+    return refusal(_("Sorry, I could not open the form in time. Please try the command again."))
 
 
 # -- feedback ----------------------------------------------------------------------------------
-LESSON = "One lesson you take home"
-SHARE = "Share it as an insight?"
-KEEP_PRIVATE = "No, keep it for the organizers"
+# marked here, translated where they are shown (``_(replies.LESSON)``)
+LESSON = N_("One lesson you take home")
+SHARE = N_("Share it as an insight?")
+KEEP_PRIVATE = N_("No, keep it for the organizers")
 
 
 def feedback_rating() -> str:
-    return "Please rate with a number from 1 (poor) to 5 (excellent)."
+    return _("Please rate with a number from 1 (poor) to 5 (excellent).")
 
 
 def feedback_too_early(session: Session) -> str:
-    return f"{session.title} has not started yet; you can rate it once it has."
+    return _("{title} has not started yet; you can rate it once it has.", title=session.shown_title())
 
 
 def feedback_not_held(session: Session) -> str:
-    return f"Feedback on {session.title} comes from the people who held a seat in it or followed it."
+    return _(
+        "Feedback on {title} comes from the people who held a seat in it or followed it.",
+        title=session.shown_title(),
+    )
 
 
 def feedback_form_title(session: Session) -> str:
-    return f"Feedback: {session.title}"[:45]
+    return _("Feedback: {title}", title=session.shown_title())[:45]
 
 
 def feedback_submit() -> str:
-    return "Send"
+    return _("Send")
 
 
 def feedback_thanks(session: Session, rated, shared_in: str | None, *, ask: bool) -> Message:
-    again = " (it replaces your earlier one)" if rated.again else ""
-    text = f"Thank you! You rated {session.title} {rated.rating} out of 5{again}."
+    if rated.again:
+        text = _(
+            "Thank you! You rated {title} {rating} out of 5 (it replaces your earlier one).",
+            title=session.shown_title(),
+            rating=rated.rating,
+        )
+    else:
+        text = _(
+            "Thank you! You rated {title} {rating} out of 5.",
+            title=session.shown_title(),
+            rating=rated.rating,
+        )
     if ask:
-        text += " Is there one lesson you take home? It is optional."
+        text += " " + _("Is there one lesson you take home? It is optional.")
     if shared_in:
-        text += f" Your lesson is shared as an insight in {shared_in}."
+        text += " " + _("Your lesson is shared as an insight in {where}.", where=shared_in)
     return reply(text)
 
 

@@ -95,8 +95,6 @@ class SlackStandIn:
     _acks: dict[str, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     _socket_open: asyncio.Event | None = None
     _ts: Any = field(default_factory=lambda: itertools.count(1))
-    # uploads by file id: filename, content (bytes as posted), and the channel it was shared to
-    files: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     # ---- lifecycle -------------------------------------------------------------
 
@@ -306,31 +304,6 @@ class SlackStandIn:
         if user.is_bot:
             return None, "cannot_dm_bot"
         return "D" + user_id[1:], None
-
-    # files_upload_v2: an upload URL, the bytes posted there, then the share into a channel
-    def _m_files_getUploadURLExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        file_id = f"F{next(self._ts):08d}"
-        self.files[file_id] = {"filename": args.get("filename"), "content": b"", "channel": None}
-        return {"ok": True, "file_id": file_id, "upload_url": f"{self.url}/upload/{file_id}"}
-
-    async def _upload(self, request: web.Request) -> web.Response:
-        file_id = request.match_info["file_id"]
-        if file_id not in self.files:
-            return web.Response(status=404, text="unknown upload")
-        self.files[file_id]["content"] = await request.read()
-        return web.Response(status=200, text="OK")
-
-    def _m_files_completeUploadExternal(self, args: dict[str, Any]) -> dict[str, Any]:
-        listed = args.get("files")
-        listed = json.loads(listed) if isinstance(listed, str) else listed or []
-        done = []
-        for item in listed:
-            upload = self.files.get(item["id"])
-            if upload is None:
-                return {"ok": False, "error": "file_not_found"}
-            upload["channel"] = args.get("channel_id")
-            done.append({"id": item["id"], "name": upload["filename"], "title": item.get("title")})
-        return {"ok": True, "files": done}
 
     def _m_conversations_open(self, args: dict[str, Any]) -> dict[str, Any]:
         channel, error = self._dm_channel(str(args.get("users", "")).split(",")[0])

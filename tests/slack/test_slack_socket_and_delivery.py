@@ -356,9 +356,9 @@ async def test_the_calendar_entry_is_uploaded_to_the_dm_and_a_failed_upload_keep
         )
         [reply] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/r"))
         assert "seat is confirmed" in reply.args["text"]
-        [upload] = [f for f in standin.files.values() if f["channel"]]
+        [upload] = [f for f in standin.uploads.values() if f["channel"]]
         assert upload["filename"] == "workshop.ics" and upload["channel"] == "D" + ALICE[1:]
-        assert b"UID:rise-cities-workshop-20261210@roundtable.invalid" in upload["content"]
+        assert b"UID:rise-cities-workshop-20261210@roundtable.invalid" in upload["data"]
 
         # uploads refused: the confirmation still comes, with the calendar link in it
         standin.fail("files.getUploadURLExternal", "not_allowed", times=None)
