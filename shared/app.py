@@ -253,12 +253,28 @@ class Roundtable:
         for option in spec.options if not spec.form_when_empty else ():
             if option.required and not (inv.args.get(option.name) or "").strip():
                 return replies.missing_option(spec, option.name)
+        guess = None
+        if spec.reads_prefs:
+            # the handler reads the reader's preferences with its own statements (registration:
+            # with their account); first in the language their platform gave
+            with i18n.using(inv.identity.locale) as guess:
+                try:
+                    message = await HANDLERS[spec.name](self, inv)
+                except Refusal as exc:
+                    message = refusal(str(exc), error_field=exc.field)
+            if message.locale is not None:
+                return message
         mine = await self._prefs(inv.identity)
-        with i18n.using(mine.locale) as locale:
-            try:
-                message = await HANDLERS[spec.name](self, inv)
-            except Refusal as exc:
-                message = refusal(str(exc), error_field=exc.field)
+        if guess is None or i18n.negotiate(mine.locale) != guess:
+            # (again, for a reply that did not learn the reader's language: a refusal, which
+            # changed nothing, or a picker or form, which only read)
+            with i18n.using(mine.locale) as locale:
+                try:
+                    message = await HANDLERS[spec.name](self, inv)
+                except Refusal as exc:
+                    message = refusal(str(exc), error_field=exc.field)
+        else:
+            locale = guess
         # /timezone and /language answer in what was just chosen: they set it themselves
         return dataclasses.replace(message, zone=message.zone or mine.zone, locale=message.locale or locale)
 

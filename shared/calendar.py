@@ -118,6 +118,16 @@ async def sequences(conn: AsyncConnection) -> dict[str, int]:
     return {row.id: row.calendar_sequence or 0 for row in rows}
 
 
+async def sequence_of(conn: AsyncConnection, session_id: str) -> int:
+    """One session's current SEQUENCE (0 for a session never moved)."""
+    row = (
+        await conn.execute(
+            select(sessions_table.c.calendar_sequence).where(sessions_table.c.id == session_id)
+        )
+    ).first()
+    return (row.calendar_sequence or 0) if row else 0
+
+
 def attachment(program: Program, session: Session, *, now: datetime, sequence: int = 0, cancel: bool = False):
     """The session's entry as a message attachment."""
     from shared.messages import Attachment

@@ -45,6 +45,9 @@ class CommandSpec:
     form_when_empty: str | None = None
     # sends to other people or channels, so it may take a while: acknowledge before running it
     fans_out: bool = False
+    # the handler reads the reader's zone and language with its own statements and sets them on
+    # its reply (saving the core a lookup); a reply without a locale gets the lookup after all
+    reads_prefs: bool = False
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -65,6 +68,7 @@ COMMANDS: dict[str, CommandSpec] = {
                     choices_from="sessions",
                 ),
             ),
+            reads_prefs=True,
         ),
         CommandSpec(
             "unregister",

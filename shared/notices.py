@@ -145,7 +145,7 @@ async def _prepare(conn: AsyncConnection | None, program: Program, row: Row, now
             )
         # the updated entry: same UID, a higher SEQUENCE, so calendars move it
         assert conn is not None
-        sequence = (await calendar.sequences(conn)).get(session.id, 0)
+        sequence = await calendar.sequence_of(conn, session.id)
         entry = calendar.attachment(program, session, now=now, sequence=sequence)
         return Send(dataclasses.replace(_dm(text, kind="moved"), files=(entry,)))
     return _reminder(session, current, row, now)

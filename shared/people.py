@@ -15,9 +15,29 @@ from shared.store.schema import identities, people
 
 
 @dataclass(frozen=True, slots=True)
+class Prefs:
+    """A reader's zone and locale: ``chosen`` by them, else ``reported`` by their platform."""
+
+    chosen_zone: str | None = None
+    reported_zone: str | None = None
+    chosen_locale: str | None = None
+    reported_locale: str | None = None
+
+    @property
+    def zone(self) -> str | None:
+        return self.chosen_zone or self.reported_zone
+
+    @property
+    def locale(self) -> str | None:
+        return self.chosen_locale or self.reported_locale
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     person_id: int
     identity_id: int
+    # the reader's zone and language, read with the account (no query of their own)
+    prefs: Prefs = Prefs()
 
 
 def dialect_insert(dialect: str, table):
@@ -35,17 +55,23 @@ def on_conflict_do_nothing(conn: AsyncConnection, table, index_elements: list[st
 
 
 # the statements of the registration path, built once (their compiled forms are cached too)
-_FIND = select(
-    identities.c.id,
-    identities.c.person_id,
-    identities.c.display_name,
-    identities.c.zone,
-    identities.c.locale,
-).where(
-    and_(
-        identities.c.platform == bindparam("platform"),
-        identities.c.workspace == bindparam("workspace"),
-        identities.c.user_id == bindparam("user_id"),
+_FIND = (
+    select(
+        identities.c.id,
+        identities.c.person_id,
+        identities.c.display_name,
+        identities.c.zone,
+        identities.c.locale,
+        people.c.zone.label("chosen_zone"),
+        people.c.locale.label("chosen_locale"),
+    )
+    .select_from(identities.join(people, people.c.id == identities.c.person_id))
+    .where(
+        and_(
+            identities.c.platform == bindparam("platform"),
+            identities.c.workspace == bindparam("workspace"),
+            identities.c.user_id == bindparam("user_id"),
+        )
     )
 )
 _REFRESH = (
@@ -70,9 +96,19 @@ def _key(identity: Identity) -> dict[str, str]:
     return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
 
 
+def _account(row, identity: Identity) -> Account:
+    prefs = Prefs(
+        chosen_zone=row.chosen_zone,
+        reported_zone=identity.zone or row.zone,
+        chosen_locale=row.chosen_locale,
+        reported_locale=identity.locale or row.locale,
+    )
+    return Account(row.person_id, row.id, prefs)
+
+
 async def find(conn: AsyncConnection, identity: Identity) -> Account | None:
     row = (await conn.execute(_FIND, _key(identity))).first()
-    return Account(row.person_id, row.id) if row else None
+    return _account(row, identity) if row else None
 
 
 async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> Account:
@@ -91,7 +127,7 @@ async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> A
             await conn.execute(
                 _REFRESH, {"identity_id": row.id, "name": name, "zone": zone, "locale": locale}
             )
-        return Account(row.person_id, row.id)
+        return _account(row, identity)
     person_id = (await conn.execute(_NEW_PERSON, {"display_name": name, "created_at": now})).scalar_one()
     identity_id = (
         await conn.execute(
@@ -107,7 +143,9 @@ async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> A
         )
     ).scalar_one_or_none()
     if identity_id is not None:
-        return Account(person_id, identity_id)
+        return Account(
+            person_id, identity_id, Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+        )
     # another process created the account first: use theirs and drop the spare person
     account = await find(conn, identity)
     assert account is not None
@@ -134,31 +172,6 @@ async def recipient(conn: AsyncConnection, identity_id: int) -> Recipient | None
         zone=row.chosen_zone or row.zone,
         locale=row.chosen_locale or row.locale,
     )
-
-
-async def remember_hints(conn: AsyncConnection, identity_id: int, identity: Identity) -> None:
-    """Keep what the platform said about an account's zone and locale, for its DMs later."""
-    values = {k: v for k, v in (("zone", identity.zone), ("locale", identity.locale)) if v}
-    if values:
-        await conn.execute(update(identities).where(identities.c.id == identity_id).values(**values))
-
-
-@dataclass(frozen=True, slots=True)
-class Prefs:
-    """A reader's zone and locale: ``chosen`` by them, else ``reported`` by their platform."""
-
-    chosen_zone: str | None = None
-    reported_zone: str | None = None
-    chosen_locale: str | None = None
-    reported_locale: str | None = None
-
-    @property
-    def zone(self) -> str | None:
-        return self.chosen_zone or self.reported_zone
-
-    @property
-    def locale(self) -> str | None:
-        return self.chosen_locale or self.reported_locale
 
 
 async def prefs(conn: AsyncConnection, identity: Identity) -> Prefs:

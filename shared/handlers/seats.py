@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 from typing import TYPE_CHECKING
 
-from shared import calendar, people, questions, registrations, replies
+from shared import calendar, i18n, people, questions, registrations, replies
 from shared.commands import Invocation, handler
 from shared.errors import Refusal
 from shared.messages import Message
@@ -38,7 +38,9 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
 
     async def take(conn):
         result = await registrations.register(conn, core.program, inv.identity, session.id, now, answers=kept)
-        return result, (await calendar.sequences(conn)).get(result.session_id, 0)
+        # only a seat or a follow before the start gets a calendar entry
+        entry = result.status != registrations.WAITLISTED and not session.live(now)
+        return result, (await calendar.sequence_of(conn, result.session_id) if entry else 0)
 
     try:
         result, sequence = await core.db.run(take)
@@ -46,17 +48,20 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
         raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:
         core.queued(result.first_due)
-    message = replies.standing(core.program, session, result, now)
-    if kept is not None and result.already:
-        message = dataclasses.replace(message, text=f"{replies.answers_saved(session)} {message.text}")
-    if result.status == registrations.WAITLISTED or session.live(now):
-        return message  # no seat yet, or a latecomer: no entry to add
-    # a calendar entry for the person: a file, and a link that works where files do not
-    return dataclasses.replace(
-        message,
-        buttons=(*message.buttons, replies.calendar_button(core.program, session)),
-        files=(calendar.attachment(core.program, session, now=now, sequence=sequence),),
-    )
+    # the reader's zone and language came with their account: no lookup of their own
+    prefs = result.prefs or people.Prefs(reported_zone=inv.identity.zone, reported_locale=inv.identity.locale)
+    with i18n.using(prefs.locale) as locale:
+        message = replies.standing(core.program, session, result, now)
+        if kept is not None and result.already:
+            message = dataclasses.replace(message, text=f"{replies.answers_saved(session)} {message.text}")
+        if result.status != registrations.WAITLISTED and not session.live(now):
+            # a calendar entry for the person: a file, and a link that works where files do not
+            message = dataclasses.replace(
+                message,
+                buttons=(*message.buttons, replies.calendar_button(core.program, session)),
+                files=(calendar.attachment(core.program, session, now=now, sequence=sequence),),
+            )
+    return dataclasses.replace(message, zone=prefs.zone, locale=locale)
 
 
 @handler("unregister")
@@ -72,7 +77,7 @@ async def unregister(core: Roundtable, inv: Invocation) -> Message:
 
     async def give_back(conn):
         result = await registrations.cancel(conn, core.program, inv.identity, inv.args["session"], now)
-        return result, (await calendar.sequences(conn)).get(result.session_id, 0)
+        return result, await calendar.sequence_of(conn, result.session_id)
 
     result, sequence = await core.db.run(give_back)
     if result.promoted:
