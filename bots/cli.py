@@ -22,6 +22,7 @@ from shared.errors import StorageError
 from shared.program import Program, ProgramError, load_program
 from shared.settings import Settings
 from shared.timefmt import format_moment
+from shared.zones import EXAMPLE, canonical
 
 # Each command imports what it uses, inside it: `program` and `--help` never load the
 # database stack, a report never a platform SDK, and only `db` loads Alembic.
@@ -68,6 +69,9 @@ def build_parser() -> argparse.ArgumentParser:
     console = sub.add_parser("console", help="chat with the bot in this terminal, one command a line")
     console.add_argument("--as", dest="name", required=True, help="who you are in the chat")
     console.add_argument("--organizer", action="store_true", help="allow the organizer commands")
+    console.add_argument(
+        "--tz", help="show times in this IANA zone (a /timezone choice wins; default: the event's)"
+    )
 
     check = sub.add_parser("check", help="validate the program and settings; show what `run` would start")
     check.add_argument(
@@ -178,7 +182,12 @@ async def cmd_console(args, settings: Settings, program: Program) -> int:
     from bots import runner
 
     console = registry.plugin("console")
-    chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer))
+    tz = None
+    if args.tz:
+        tz = canonical(args.tz)
+        if tz is None:
+            raise Failure(f"{args.tz!r} is not an IANA time zone such as {EXAMPLE}", 2)
+    chosen = runner.Chosen(console, console.settings(name=args.name, organizer=args.organizer, tz=tz))
     return await _run(settings, program, [chosen])
 
 
@@ -323,7 +332,7 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
         from shared.calendar import program_calendar
         from shared.clock import utcnow
 
-        sys.stdout.buffer.write(program_calendar(program, now=utcnow()))
+        sys.stdout.buffer.write(program_calendar(program, now=utcnow(), domain=settings.calendar_domain))
         return 0
     try:
         zone = ZoneInfo(args.tz) if args.tz else program.zone

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import time
 from datetime import datetime, timedelta
 from typing import Any
 
 import shared.handlers  # noqa: F401  (importing it registers every command's handler)
-from shared import feedback, notices, privacy, program_sync, questions, replies
+from shared import calendar, feedback, i18n, notices, people, privacy, program_sync, questions, replies
 from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, CommandLineError, Invocation, parse_line
 from shared.dispatcher import Dispatcher
@@ -44,6 +45,7 @@ class Roundtable:
         if missing:
             raise RuntimeError(f"commands without a handler: {', '.join(sorted(missing))}")
         self.settings = settings
+        calendar.domain = settings.calendar_domain
         self.program = program
         self.db = db
         self.clock = clock
@@ -255,10 +257,39 @@ class Roundtable:
         for option in spec.options if not spec.form_when_empty else ():
             if option.required and not (inv.args.get(option.name) or "").strip():
                 return replies.missing_option(spec, option.name)
+        guess = None
+        if spec.reads_prefs:
+            # the handler reads the reader's preferences with its own statements (registration:
+            # with their account); first in the language their platform gave
+            with i18n.using(inv.identity.locale) as guess:
+                try:
+                    message = await HANDLERS[spec.name](self, inv)
+                except Refusal as exc:
+                    message = refusal(str(exc), error_field=exc.field)
+            if message.locale is not None:
+                return message
+        mine = await self._prefs(inv.identity)
+        if guess is None or i18n.negotiate(mine.locale) != guess:
+            # (again, for a reply that did not learn the reader's language: a refusal, which
+            # changed nothing, or a picker or form, which only read)
+            with i18n.using(mine.locale) as locale:
+                try:
+                    message = await HANDLERS[spec.name](self, inv)
+                except Refusal as exc:
+                    message = refusal(str(exc), error_field=exc.field)
+        else:
+            locale = guess
+        # /timezone and /language answer in what was just chosen: they set it themselves
+        return dataclasses.replace(message, zone=message.zone or mine.zone, locale=message.locale or locale)
+
+    async def _prefs(self, identity: Identity) -> people.Prefs:
+        """The reader's zone and language; a failed lookup only costs them (defaults apply)."""
         try:
-            return await HANDLERS[spec.name](self, inv)
-        except Refusal as exc:
-            return refusal(str(exc), error_field=exc.field)
+            async with self.db.transaction() as conn:
+                return await people.prefs(conn, identity)
+        except database.FAILURES as exc:
+            log.warning("the preferences of a %s reader could not be read: %s", identity.platform, exc)
+            return people.Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
 
     async def register(self, identity: Identity, session_id: str) -> Message:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))

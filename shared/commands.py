@@ -12,13 +12,14 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from shared.errors import Refusal
+from shared.i18n import N_
 from shared.identity import Identity
 from shared.messages import Message
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
 
-ChoicesFrom = Literal["sessions", "themes"] | None
+ChoicesFrom = Literal["sessions", "themes", "zones"] | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +29,8 @@ class Option:
     required: bool = True
     choices_from: ChoicesFrom = None
     rest: bool = False  # takes the remainder of a typed line
+    # set by the bot's own buttons only: adapters leave it out of their native command forms
+    hidden: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,9 @@ class CommandSpec:
     form_when_empty: str | None = None
     # sends to other people or channels, so it may take a while: acknowledge before running it
     fans_out: bool = False
+    # the handler reads the reader's zone and language with its own statements and sets them on
+    # its reply (saving the core a lookup); a reply without a locale gets the lookup after all
+    reads_prefs: bool = False
 
     def option(self, name: str) -> Option | None:
         return next((o for o in self.options if o.name == name), None)
@@ -50,76 +56,98 @@ class CommandSpec:
 COMMANDS: dict[str, CommandSpec] = {
     spec.name: spec
     for spec in (
-        CommandSpec("schedule", "Show the event's sessions and times"),
+        CommandSpec("schedule", N_("Show the event's sessions and times")),
         CommandSpec(
             "register",
-            "Take a seat in a session, or follow an open one",
+            N_("Take a seat in a session, or follow an open one"),
             (
                 Option(
-                    "session", "The session (leave empty to pick)", required=False, choices_from="sessions"
+                    "session",
+                    N_("The session (leave empty to pick)"),
+                    required=False,
+                    choices_from="sessions",
                 ),
             ),
+            reads_prefs=True,
         ),
         CommandSpec(
             "unregister",
-            "Give up your seat, waitlist place or follow",
-            (Option("session", "The session", choices_from="sessions"),),
+            N_("Give up your seat, waitlist place or follow"),
+            (
+                Option("session", N_("The session"), choices_from="sessions"),
+                # "ask": the one-click "I can't come" of a reminder asks before it frees the seat
+                Option("step", N_("ask to confirm first"), required=False, hidden=True),
+            ),
         ),
-        CommandSpec("mysessions", "Your seats, waitlist positions and follows"),
+        CommandSpec("mysessions", N_("Your seats, waitlist positions and follows")),
         CommandSpec(
             "insight",
-            "Share a post-crisis lesson in a themed channel",
+            N_("Share a post-crisis lesson in a themed channel"),
             (
-                Option("theme", "The theme", choices_from="themes"),
-                Option("text", "Your insight", rest=True),
+                Option("theme", N_("The theme"), choices_from="themes"),
+                Option("text", N_("Your insight"), rest=True),
             ),
             form_when_empty="text",
             fans_out=True,
         ),
         CommandSpec(
             "insights",
-            "The latest insights, by theme",
-            (Option("theme", "Only this theme", required=False, choices_from="themes"),),
+            N_("The latest insights, by theme"),
+            (Option("theme", N_("Only this theme"), required=False, choices_from="themes"),),
         ),
         CommandSpec(
             "roster",
-            "Confirmed seats and the waitlist of a session",
-            (Option("session", "The session", choices_from="sessions"),),
+            N_("Confirmed seats and the waitlist of a session"),
+            (Option("session", N_("The session"), choices_from="sessions"),),
             organizer_only=True,
             fans_out=True,
         ),
         CommandSpec(
             "announce",
-            "Send a message to everyone registered for a session",
+            N_("Send a message to everyone registered for a session"),
             (
-                Option("session", "The session", choices_from="sessions"),
-                Option("message", "The message", rest=True),
+                Option("session", N_("The session"), choices_from="sessions"),
+                Option("message", N_("The message"), rest=True),
             ),
             organizer_only=True,
             fans_out=True,
         ),
         CommandSpec(
             "link",
-            "Link your accounts on two platforms",
-            (Option("code", "A code from /link", required=False),),
+            N_("Link your accounts on two platforms"),
+            (Option("code", N_("A code from /link"), required=False),),
         ),
         CommandSpec(
             "feedback",
-            "Rate a session from 1 to 5, with one lesson you take home if you like",
+            N_("Rate a session from 1 to 5, with one lesson you take home if you like"),
             (
-                Option("session", "The session", choices_from="sessions"),
-                Option("rating", "1 (poor) to 5 (excellent)"),
-                Option("text", "One lesson you take home (optional)", required=False, rest=True),
+                Option("session", N_("The session"), choices_from="sessions"),
+                Option("rating", N_("1 (poor) to 5 (excellent)")),
+                Option("text", N_("One lesson you take home (optional)"), required=False, rest=True),
             ),
         ),
-        CommandSpec("privacy", "What the bot keeps about you, why, for how long, and whom to ask"),
-        CommandSpec("mydata", "Everything the bot keeps about you, as a file"),
+        CommandSpec("privacy", N_("What the bot keeps about you, why, for how long, and whom to ask")),
+        CommandSpec("mydata", N_("Everything the bot keeps about you, as a file")),
         CommandSpec(
             "forgetme",
-            "Erase everything the bot keeps about you (asks to confirm)",
-            (Option("confirm", "Type confirm to erase at once", required=False),),
+            N_("Erase everything the bot keeps about you (asks to confirm)"),
+            (Option("confirm", N_("Type confirm to erase at once"), required=False),),
         ),
-        CommandSpec("help", "What the bot can do"),
+        CommandSpec(
+            "timezone",
+            N_("Show or set the time zone your times are shown in"),
+            (
+                Option(
+                    "zone", N_("An IANA zone such as America/Bogota"), required=False, choices_from="zones"
+                ),
+            ),
+        ),
+        CommandSpec(
+            "language",
+            N_("Show or set the language I write to you in"),
+            (Option("language", N_("en, fr or es"), required=False),),
+        ),
+        CommandSpec("help", N_("What the bot can do")),
     )
 }
 
@@ -204,5 +232,7 @@ def parse_line(line: str) -> tuple[str, dict[str, str]]:
 def usage(spec: CommandSpec) -> str:
     parts = [f"/{spec.name}"]
     for option in spec.options:
+        if option.hidden:
+            continue
         parts.append(f"<{option.name}>" if option.required else f"[{option.name}]")
     return "Usage: `" + " ".join(parts) + "`"

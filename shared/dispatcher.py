@@ -340,7 +340,15 @@ class Dispatcher:
             else:
                 prepared = await notices.prepare(None, self.program, row, now)
                 recipient = (
-                    Recipient(row.platform, row.to_workspace, row.to_user, row.to_name, row.to_dm)
+                    Recipient(
+                        row.platform,
+                        row.to_workspace,
+                        row.to_user,
+                        row.to_name,
+                        row.to_dm,
+                        zone=row.to_zone,
+                        locale=row.to_locale,
+                    )
                     if row.to_user is not None
                     else None
                 )

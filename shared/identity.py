@@ -17,6 +17,9 @@ class Identity:
     workspace: str
     user_id: str
     display_name: str
+    # what the platform says about the account, when it says anything (an IANA zone, a locale)
+    zone: str | None = None
+    locale: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str]:
@@ -32,6 +35,9 @@ class Recipient:
     user_id: str
     display_name: str
     dm_channel: str | None = None
+    # the reader's zone (their choice, else what their platform said); None: the adapter's default
+    zone: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

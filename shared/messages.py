@@ -50,8 +50,10 @@ class Button:
 
 @dataclass(frozen=True, slots=True)
 class Attachment:
-    """A file that goes with a message (such as a person's data as JSON); adapters deliver it
-    the platform's way: an attachment, an uploaded file, or a file on disk."""
+    """A file that goes with a message (a person's data as JSON, a calendar entry as
+    ``text/calendar``); adapters deliver it the platform's way: an attachment, an uploaded
+    file, or a file on disk. An adapter that cannot attach it says so in its logs; the text
+    stands alone."""
 
     filename: str
     data: bytes
@@ -98,6 +100,10 @@ class Message:
     files: tuple[Attachment, ...] = ()
     # when set, the reply is a form to fill in; ``text`` is what to show where forms cannot be
     form: Form | None = None
+    # the reader's IANA zone, for renderings in plain text; None: the adapter's default zone
+    zone: str | None = None
+    # the language it is written in, for dates and numbers an adapter formats itself
+    locale: str | None = None
 
 
 def reply(text: str, *, fields: list[Field] | tuple[Field, ...] = (), buttons=(), ephemeral=True) -> Message:

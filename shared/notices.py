@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shared import insights, registrations
+from shared import calendar, i18n, insights, people, registrations
+from shared.i18n import _
 from shared.messages import Button, Field, InsightPost, Message, moment
 from shared.program import Program, Session
 from shared.registrations import CONFIRMED, WAITLISTED
@@ -53,13 +55,32 @@ def needs_database(row: Row) -> bool:
     """Whether ``prepare`` reads the database for this row (claimed personal rows carry it all)."""
     if row.kind == "unpost":
         return False
-    return row.kind == "insight" or "reg_status" not in row._mapping
+    # a moved session's DM carries the updated calendar entry, whose SEQUENCE is stored
+    return row.kind in ("insight", "moved") or "reg_status" not in row._mapping
 
 
 async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now: datetime) -> Prepared:
-    """Decide, at send time, what a queued row becomes: the state of things may have changed."""
+    """Decide, at send time, what a queued row becomes: the state of things may have changed.
+
+    A DM is written in its reader's language (their choice, else their platform's); claimed
+    rows carry it (``to_locale``), others look it up.
+    """
     if row.kind == "unpost":
         return Unpost(row.recipient, row.ref) if row.ref else Skip("no_ref")
+    locale = None
+    if "to_locale" in row._mapping:
+        locale = row._mapping["to_locale"]
+    elif row.kind != "insight" and row.identity_id is not None and conn is not None:
+        reader = await people.recipient(conn, row.identity_id)
+        locale = reader.locale if reader else None
+    with i18n.using(locale) as language:
+        prepared = await _prepare(conn, program, row, now)
+    if isinstance(prepared, Send):
+        return Send(dataclasses.replace(prepared.message, locale=language))
+    return prepared
+
+
+async def _prepare(conn: AsyncConnection | None, program: Program, row: Row, now: datetime) -> Prepared:
     if row.kind == "insight":
         assert conn is not None
         post = await insights.get(conn, program, row.insight_id)
@@ -70,8 +91,12 @@ async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now:
     if row.kind == "announcement":
         return Send(
             _dm(
-                f"📣 Announcement about {session.title} ({moment(session.starts_at, 'full')})",
-                fields=[Field("Message", row.body or "", verbatim=True)],
+                _(
+                    "📣 Announcement about {title} ({start})",
+                    title=session.shown_title(),
+                    start=moment(session.starts_at, "full"),
+                ),
+                fields=[Field(_("Message"), row.body or "", verbatim=True)],
                 kind="announcement",
             )
         )
@@ -81,14 +106,18 @@ async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now:
         return Skip("session_ended")
     if row.kind == "cancelled":
         fields = (
-            [Field("From the organizers", session.cancel_message, verbatim=True)]
+            [Field(_("From the organizers"), session.cancel_message, verbatim=True)]
             if session.cancel_message
             else []
         )
         return Send(
             _dm(
-                f"❌ {session.title}, planned for {moment(session.starts_at, 'full')}, is cancelled. "
-                "Your place in it is released; there is nothing you need to do.",
+                _(
+                    "❌ {title}, planned for {start}, is cancelled. "
+                    "Your place in it is released; there is nothing you need to do.",
+                    title=session.shown_title(),
+                    start=moment(session.starts_at, "full"),
+                ),
                 fields=fields,
                 kind="cancelled",
             )
@@ -103,16 +132,34 @@ async def prepare(conn: AsyncConnection | None, program: Program, row: Row, now:
             return Skip("not_confirmed")
         return Send(
             _dm(
-                f"🎉 A seat opened up: you are confirmed for {session.title}, {when(session)}.",
-                fields=[Field("Join link", session.join)],
+                _(
+                    "🎉 A seat opened up: you are confirmed for {title}, {when}.",
+                    title=session.shown_title(),
+                    when=when(session),
+                ),
+                fields=[Field(_("Join link"), session.join)],
                 buttons=[join_button(session)],
                 kind="promotion",
             )
         )
     if row.kind == "moved":
         old = datetime.fromtimestamp(int(row.body), UTC) if row.body and row.body.isdigit() else None
-        was = f" (it was {moment(old, 'full')})" if old else ""
-        return Send(_dm(f"🗓 {session.title} has moved: it now starts {when(session)}{was}.", kind="moved"))
+        if old:
+            text = _(
+                "🗓 {title} has moved: it now starts {when} (it was {old}).",
+                title=session.shown_title(),
+                when=when(session),
+                old=moment(old, "full"),
+            )
+        else:
+            text = _(
+                "🗓 {title} has moved: it now starts {when}.", title=session.shown_title(), when=when(session)
+            )
+        # the updated entry: same UID, a higher SEQUENCE, so calendars move it
+        assert conn is not None
+        sequence = await calendar.sequence_of(conn, session.id)
+        entry = calendar.attachment(program, session, now=now, sequence=sequence)
+        return Send(dataclasses.replace(_dm(text, kind="moved"), files=(entry,)))
     return _reminder(session, current, row, now)
 
 
@@ -141,7 +188,10 @@ async def _feedback(conn: AsyncConnection | None, session: Session, row: Row, no
         return Skip("only_waited")
     return Send(
         _dm(
-            f"🙏 Thank you for joining {session.title}. How was it, from 1 (poor) to 5 (excellent)?",
+            _(
+                "🙏 Thank you for joining {title}. How was it, from 1 (poor) to 5 (excellent)?",
+                title=session.shown_title(),
+            ),
             buttons=[Button(str(n), f"/feedback {session.id} {n}", style="secondary") for n in range(1, 6)],
             kind="feedback",
         )
@@ -153,23 +203,37 @@ def _reminder(session: Session, current: registrations.Standing, row: Row, now: 
     if started and row.due_at >= session.starts_at:
         return Skip("session_started")
     if current.status == WAITLISTED:
-        tail = f"You are #{current.position} on the waitlist; we will message you if a seat opens."
+        tail = _(
+            "You are #{position} on the waitlist; we will message you if a seat opens.",
+            position=current.position,
+        )
         if started:
-            return Send(_dm(f"{session.title} has started. {tail}", kind="reminder"))
-        return Send(_dm(f"⏰ {session.title} starts {when(session)}. {tail}", kind="reminder"))
+            return Send(
+                _dm(_("{title} has started.", title=session.shown_title()) + " " + tail, kind="reminder")
+            )
+        head = _("⏰ {title} starts {when}.", title=session.shown_title(), when=when(session))
+        return Send(_dm(f"{head} {tail}", kind="reminder"))
     if started:
         return Send(
             _dm(
-                f"▶️ {session.title} has started — join here: {session.join}",
+                _(
+                    "▶️ {title} has started — join here: {link}",
+                    title=session.shown_title(),
+                    link=session.join,
+                ),
                 buttons=[join_button(session)],
                 kind="reminder",
             )
         )
+    buttons = [join_button(session)]
+    if current.status == CONFIRMED:
+        # one click (and a confirmation) gives the seat to the next person on the waitlist
+        buttons.append(Button(_("I can't come"), f"/unregister {session.id} ask", style="danger"))
     return Send(
         _dm(
-            f"⏰ Reminder: {session.title} starts {when(session)}.",
-            fields=[Field("Join link", session.join)],
-            buttons=[join_button(session)],
+            _("⏰ Reminder: {title} starts {when}.", title=session.shown_title(), when=when(session)),
+            fields=[Field(_("Join link"), session.join)],
+            buttons=buttons,
             kind="reminder",
         )
     )

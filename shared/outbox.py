@@ -13,7 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.identity import Reach
-from shared.store.schema import erasures, identities, outbox, registrations
+from shared.store.schema import erasures, identities, outbox, people, registrations
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
 # PostgreSQL tells every listening dispatcher, in any process, when something is queued
@@ -330,11 +330,16 @@ async def claim(
             identities.c.user_id.label("to_user"),
             identities.c.display_name.label("to_name"),
             identities.c.dm_channel.label("to_dm"),
+            # the reader's zone and language: their choice, else what their platform said
+            func.coalesce(people.c.zone, identities.c.zone).label("to_zone"),
+            func.coalesce(people.c.locale, identities.c.locale).label("to_locale"),
             registrations.c.status.label("reg_status"),
             _position().label("reg_position"),
         )
         .select_from(
-            outbox.outerjoin(identities, identities.c.id == outbox.c.identity_id).outerjoin(
+            outbox.outerjoin(identities, identities.c.id == outbox.c.identity_id)
+            .outerjoin(people, people.c.id == identities.c.person_id)
+            .outerjoin(
                 registrations,
                 and_(
                     registrations.c.person_id == outbox.c.person_id,

@@ -15,9 +15,29 @@ from shared.store.schema import identities, people
 
 
 @dataclass(frozen=True, slots=True)
+class Prefs:
+    """A reader's zone and locale: ``chosen`` by them, else ``reported`` by their platform."""
+
+    chosen_zone: str | None = None
+    reported_zone: str | None = None
+    chosen_locale: str | None = None
+    reported_locale: str | None = None
+
+    @property
+    def zone(self) -> str | None:
+        return self.chosen_zone or self.reported_zone
+
+    @property
+    def locale(self) -> str | None:
+        return self.chosen_locale or self.reported_locale
+
+
+@dataclass(frozen=True, slots=True)
 class Account:
     person_id: int
     identity_id: int
+    # the reader's zone and language, read with the account (no query of their own)
+    prefs: Prefs = Prefs()
 
 
 def dialect_insert(dialect: str, table):
@@ -35,17 +55,29 @@ def on_conflict_do_nothing(conn: AsyncConnection, table, index_elements: list[st
 
 
 # the statements of the registration path, built once (their compiled forms are cached too)
-_FIND = select(identities.c.id, identities.c.person_id, identities.c.display_name).where(
-    and_(
-        identities.c.platform == bindparam("platform"),
-        identities.c.workspace == bindparam("workspace"),
-        identities.c.user_id == bindparam("user_id"),
+_FIND = (
+    select(
+        identities.c.id,
+        identities.c.person_id,
+        identities.c.display_name,
+        identities.c.zone,
+        identities.c.locale,
+        people.c.zone.label("chosen_zone"),
+        people.c.locale.label("chosen_locale"),
+    )
+    .select_from(identities.join(people, people.c.id == identities.c.person_id))
+    .where(
+        and_(
+            identities.c.platform == bindparam("platform"),
+            identities.c.workspace == bindparam("workspace"),
+            identities.c.user_id == bindparam("user_id"),
+        )
     )
 )
-_RENAME = (
+_REFRESH = (
     update(identities)
     .where(identities.c.id == bindparam("identity_id"))
-    .values(display_name=bindparam("name"))
+    .values(display_name=bindparam("name"), zone=bindparam("zone"), locale=bindparam("locale"))
 )
 _NEW_PERSON = insert(people).returning(people.c.id)
 _DROP_PERSON = people.delete().where(people.c.id == bindparam("person_id"))
@@ -64,30 +96,56 @@ def _key(identity: Identity) -> dict[str, str]:
     return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
 
 
+def _account(row, identity: Identity) -> Account:
+    prefs = Prefs(
+        chosen_zone=row.chosen_zone,
+        reported_zone=identity.zone or row.zone,
+        chosen_locale=row.chosen_locale,
+        reported_locale=identity.locale or row.locale,
+    )
+    return Account(row.person_id, row.id, prefs)
+
+
 async def find(conn: AsyncConnection, identity: Identity) -> Account | None:
     row = (await conn.execute(_FIND, _key(identity))).first()
-    return Account(row.person_id, row.id) if row else None
+    return _account(row, identity) if row else None
 
 
 async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> Account:
-    """The account of ``identity``, created on first sight; the display name is kept fresh.
+    """The account of ``identity``, created on first sight; the display name, and the zone and
+    locale the platform reports, are kept fresh.
 
-    One round trip for someone known (two when their name changed), three for a newcomer."""
+    One round trip for someone known (two when their name or hints changed), three for a
+    newcomer."""
     name = text.clean_name(identity.display_name or identity.user_id, 200) or identity.user_id
     row = (await conn.execute(_FIND, _key(identity))).first()
     if row is not None:
-        if row.display_name != name:
-            await conn.execute(_RENAME, {"identity_id": row.id, "name": name})
-        return Account(row.person_id, row.id)
+        # the name and the platform's hints in one UPDATE, only when something changed
+        zone = identity.zone or row.zone
+        locale = identity.locale or row.locale
+        if (row.display_name, row.zone, row.locale) != (name, zone, locale):
+            await conn.execute(
+                _REFRESH, {"identity_id": row.id, "name": name, "zone": zone, "locale": locale}
+            )
+        return _account(row, identity)
     person_id = (await conn.execute(_NEW_PERSON, {"display_name": name, "created_at": now})).scalar_one()
     identity_id = (
         await conn.execute(
             _new_identity(conn.dialect.name),
-            {**_key(identity), "person_id": person_id, "display_name": name, "created_at": now},
+            {
+                **_key(identity),
+                "person_id": person_id,
+                "display_name": name,
+                "zone": identity.zone,
+                "locale": identity.locale,
+                "created_at": now,
+            },
         )
     ).scalar_one_or_none()
     if identity_id is not None:
-        return Account(person_id, identity_id)
+        return Account(
+            person_id, identity_id, Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+        )
     # another process created the account first: use theirs and drop the spare person
     account = await find(conn, identity)
     assert account is not None
@@ -96,10 +154,60 @@ async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> A
 
 
 async def recipient(conn: AsyncConnection, identity_id: int) -> Recipient | None:
-    row = (await conn.execute(select(identities).where(identities.c.id == identity_id))).first()
+    row = (
+        await conn.execute(
+            select(identities, people.c.zone.label("chosen_zone"), people.c.locale.label("chosen_locale"))
+            .join(people, people.c.id == identities.c.person_id)
+            .where(identities.c.id == identity_id)
+        )
+    ).first()
     if row is None:
         return None
-    return Recipient(row.platform, row.workspace, row.user_id, row.display_name, row.dm_channel)
+    return Recipient(
+        row.platform,
+        row.workspace,
+        row.user_id,
+        row.display_name,
+        row.dm_channel,
+        zone=row.chosen_zone or row.zone,
+        locale=row.chosen_locale or row.locale,
+    )
+
+
+async def prefs(conn: AsyncConnection, identity: Identity) -> Prefs:
+    """The reader's preferences; the platform's word of this very moment beats the stored one."""
+    row = (
+        await conn.execute(
+            select(
+                people.c.zone,
+                people.c.locale,
+                identities.c.zone.label("seen_zone"),
+                identities.c.locale.label("seen_locale"),
+            )
+            .join(people, people.c.id == identities.c.person_id)
+            .where(
+                and_(
+                    identities.c.platform == identity.platform,
+                    identities.c.workspace == identity.workspace,
+                    identities.c.user_id == identity.user_id,
+                )
+            )
+        )
+    ).first()
+    if row is None:
+        return Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+    return Prefs(
+        chosen_zone=row.zone,
+        reported_zone=identity.zone or row.seen_zone,
+        chosen_locale=row.locale,
+        reported_locale=identity.locale or row.seen_locale,
+    )
+
+
+async def choose(conn: AsyncConnection, identity: Identity, now: datetime, **values: str | None) -> None:
+    """Store a person's choice of ``zone`` or ``locale`` (``None`` clears it)."""
+    account = await resolve(conn, identity, now)
+    await conn.execute(update(people).where(people.c.id == account.person_id).values(**values))
 
 
 async def accounts_of(conn: AsyncConnection, person_id: int) -> list[tuple[str, str]]:

@@ -6,6 +6,8 @@ label ("via …", rosters). Adapters register their label; an unknown name is sh
 
 from __future__ import annotations
 
+from shared.i18n import N_, _
+
 _labels: dict[str, str] = {}
 
 
@@ -17,8 +19,11 @@ def label(name: str) -> str:
     return _labels.get(name) or name.title()
 
 
-def join(labels: list[str], word: str = "and") -> str:
-    """``A``, ``A and B``, ``A, B and C``."""
+AND, OR = N_("and"), N_("or")
+
+
+def join(labels: list[str], word: str = AND) -> str:
+    """``A``, ``A and B``, ``A, B and C`` (the word in the reader's language)."""
     if len(labels) <= 1:
         return "".join(labels)
-    return f"{', '.join(labels[:-1])} {word} {labels[-1]}"
+    return f"{', '.join(labels[:-1])} {_(word)} {labels[-1]}"

@@ -50,6 +50,8 @@ class Event(_Strict):
     description: str = ""
     url: AnyHttpUrl | None = None
     locale: str = "en"
+    # the zones of the event's cities, offered first where people pick their own zone
+    zones: tuple[str, ...] = ()
 
     @field_validator("timezone")
     @classmethod
@@ -59,6 +61,11 @@ class Event(_Strict):
         except (ZoneInfoNotFoundError, ValueError) as exc:
             raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Paris") from exc
         return value
+
+    @field_validator("zones")
+    @classmethod
+    def _zones(cls, values: tuple[str, ...]) -> tuple[str, ...]:
+        return tuple(cls._zone(value) for value in values)
 
     @field_validator("locale")
     @classmethod
@@ -122,8 +129,37 @@ class Session(_Strict):
     cancel_message: Annotated[str, StringConstraints(strip_whitespace=True, max_length=1500)] | None = None
     # asked at registration; a modal holds five fields at most
     questions: list[Question] = Field(default_factory=list, max_length=5)
+    # per language (``title.fr = "…"``, ``description.es = "…"``), beside the default above
+    titles: dict[str, str] = Field(default_factory=dict)
+    descriptions: dict[str, str] = Field(default_factory=dict)
     # the [event] timezone, set by Program: times in the file are local to it
     _zone: str = PrivateAttr(default="UTC")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _languages(cls, data: object) -> object:
+        """``title.en = …`` and ``title.fr = …``: the default is ``en`` (else the first given)."""
+        if not isinstance(data, dict):
+            return data
+        data = dict(data)
+        for key, many in (("title", "titles"), ("description", "descriptions")):
+            value = data.get(key)
+            if isinstance(value, dict) and value:
+                texts = {str(k).lower(): str(v) for k, v in value.items()}
+                data[many] = texts
+                data[key] = texts.get("en") or next(iter(texts.values()))
+        return data
+
+    def shown_title(self) -> str:
+        """The title in the reader's language, else the default."""
+        from shared.i18n import current
+
+        return self.titles.get(current()) or self.title
+
+    def shown_description(self) -> str:
+        from shared.i18n import current
+
+        return self.descriptions.get(current()) or self.description
 
     @model_validator(mode="after")
     def _unique_questions(self) -> Session:
@@ -165,6 +201,13 @@ class Session(_Strict):
     @property
     def capped(self) -> bool:
         return self.capacity is not None
+
+    def accepts_registration(self, now: datetime) -> bool:
+        """Seats are given until the start; an open session takes latecomers until its end."""
+        return now < (self.starts_at if self.capped else self.ends_at)
+
+    def live(self, now: datetime) -> bool:
+        return self.starts_at <= now < self.ends_at
 
     @property
     def join(self) -> str:

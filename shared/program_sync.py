@@ -48,6 +48,10 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
             session.cancelled,
         ):
             continue
+        moved = row.starts_at != session.starts_at
+        if moved:
+            # calendars replace an entry only when its SEQUENCE rises
+            values["calendar_sequence"] = sessions.c.calendar_sequence + 1
         await conn.execute(update(sessions).where(sessions.c.id == session.id).values(**values))
         if session.cancelled and not row.cancelled:
             told = await _cancel(conn, session, now)
@@ -61,7 +65,6 @@ async def sync(conn: AsyncConnection, program: Program, now: datetime) -> list[s
             changes.append(
                 f"{session.id} is no longer cancelled; its registrants' reminders are planned again"
             )
-        moved = row.starts_at != session.starts_at
         if moved or not row.in_program:
             count = await _replan(conn, program, session, row.starts_at, now, notify=moved)
             changes.append(

@@ -43,6 +43,8 @@ class Standing:
     position: int | None = None  # on the waitlist, 1 is next
     already: bool = False
     first_due: datetime | None = None  # the earliest reminder planned now
+    # the reader's zone and language, read with their account (registration only)
+    prefs: people.Prefs | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +72,8 @@ class RosterEntry:
 
 
 def closed_message(session: Session) -> str:
+    if not session.capped:
+        return f"{session.title} has ended."
     return f"Registration for {session.title} closed when it started."
 
 
@@ -220,10 +224,12 @@ async def register(
     if session.cancelled:
         raise SessionCancelled(session)
     account = await people.resolve(conn, identity, now)
-    if now >= session.starts_at:
+    if not session.accepts_registration(now):
         existing = await standing(conn, account.person_id, session.id)
         if existing is not None:
-            return Standing(existing.session_id, existing.status, existing.position, already=True)
+            return Standing(
+                existing.session_id, existing.status, existing.position, already=True, prefs=account.prefs
+            )
         raise RegistrationError(closed_message(session))
     await lock_session(conn, session.id)
     placed = (
@@ -253,7 +259,9 @@ async def register(
             )
         existing = await standing(conn, account.person_id, session.id)
         assert existing is not None
-        return Standing(existing.session_id, existing.status, existing.position, already=True)
+        return Standing(
+            existing.session_id, existing.status, existing.position, already=True, prefs=account.prefs
+        )
     registration_id, status = placed
     target = Target(
         account.person_id, account.identity_id, identity.platform, identity.workspace, identity.user_id
@@ -262,7 +270,7 @@ async def register(
         conn, target, session.id, session.starts_at, program.reminders.offsets, now
     )
     pos = await position(conn, session.id, registration_id) if status == WAITLISTED else None
-    return Standing(session.id, status, pos, first_due=min(dues, default=None))
+    return Standing(session.id, status, pos, first_due=min(dues, default=None), prefs=account.prefs)
 
 
 async def cancel(

@@ -29,6 +29,8 @@ class Settings(BaseSettings):
         default=None, description="program TOML; the bundled one if unset"
     )
     log_level: str = "INFO"
+    # the domain of calendar entries' UIDs (<event>-<session>-<date>@CALENDAR_DOMAIN): your own
+    calendar_domain: str = Field(default="roundtable.invalid", min_length=1, max_length=200)
 
     # insights: at most N per window and person
     insight_rate_limit: int = Field(default=3, ge=1)

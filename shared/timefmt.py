@@ -30,7 +30,11 @@ def format_moment(at: datetime, style: str, zone: ZoneInfo, *, now: datetime, lo
 
 
 def _abbr(at: datetime, zone: ZoneInfo) -> str:
-    return at.astimezone(zone).tzname() or zone.key
+    """The zone's short name; its IANA name where tzdata has none (``-05`` in Bogotá)."""
+    name = at.astimezone(zone).tzname() or ""
+    if not name or name[0] in "+-" or name.isdigit():
+        return zone.key
+    return name
 
 
 def render_markers(text: str, zone: ZoneInfo, *, now: datetime, locale: str = "en") -> str:

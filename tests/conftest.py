@@ -18,6 +18,26 @@ from tests.support import T0, opened_core
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
 
+def _compile_catalogs() -> None:
+    """The tests run on the source tree: compile its catalogs as a build would (setup.py)."""
+    from pathlib import Path
+
+    from babel.messages.mofile import write_mo
+    from babel.messages.pofile import read_po
+
+    for po in (Path(__file__).parents[1] / "shared" / "locale").glob("*/LC_MESSAGES/*.po"):
+        mo = po.with_suffix(".mo")
+        if mo.exists() and mo.stat().st_mtime >= po.stat().st_mtime:
+            continue
+        with po.open("rb") as file:
+            catalog = read_po(file)
+        with mo.open("wb") as file:
+            write_mo(file, catalog)
+
+
+_compile_catalogs()
+
+
 async def _reset_postgres(url: str) -> None:
     from sqlalchemy import text
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import sys
@@ -11,6 +12,7 @@ import tempfile
 import threading
 from pathlib import Path
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from rich.console import Console
 
@@ -42,7 +44,7 @@ class ConsoleAdapter:
     ) -> None:
         settings = settings or ConsoleSettings()
         self.core = core
-        self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name)
+        self.identity = Identity(self.platform, WORKSPACE, settings.name, settings.name, zone=settings.tz)
         self.organizer = settings.organizer
         self.files_dir = settings.files_dir
         self.stdin = stdin or sys.stdin
@@ -54,7 +56,12 @@ class ConsoleAdapter:
         return [Reach(self.platform, WORKSPACE, self.identity.user_id)]
 
     async def send_direct(self, recipient: Recipient, message: Message) -> Receipt:
-        self.show(message, prefix="📬 ")
+        self.show(
+            dataclasses.replace(
+                message, zone=message.zone or recipient.zone, locale=message.locale or recipient.locale
+            ),
+            prefix="📬 ",
+        )
         return Receipt()
 
     async def post_insight(self, channel: str, post: InsightPost) -> None:
@@ -89,8 +96,16 @@ class ConsoleAdapter:
     # -- the chat loop ---------------------------------------------------------------------
     def show(self, message: Message, prefix: str = "") -> None:
         program = self.core.program
+        # the reader's zone, else the one given with --tz, else the event's
+        zone = ZoneInfo(message.zone or self.identity.zone or program.event.timezone)
         self.console.print(
-            render(message, program.zone, now=self.core.now(), locale=program.event.locale, prefix=prefix)
+            render(
+                message,
+                zone,
+                now=self.core.now(),
+                locale=message.locale or program.event.locale,
+                prefix=prefix,
+            )
         )
         for attachment in message.files:
             self.console.print(f"📎 {self._save(attachment)}", markup=False)
@@ -105,6 +120,7 @@ class ConsoleAdapter:
             with os.fdopen(fd, "wb") as file:
                 file.write(attachment.data)
         except OSError as exc:
+            log.warning("could not write %s: %s", path, exc)
             return f"could not write {path}: {exc.strerror or exc}"
         return str(path)
 

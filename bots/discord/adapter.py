@@ -17,6 +17,7 @@ import aiohttp
 import discord
 import yarl
 
+from bots.discord.events import mirror_program
 from bots.discord.render import (
     ActionButton,
     _choices,
@@ -27,6 +28,7 @@ from bots.discord.render import (
     search_choices,
 )
 from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
+from shared import zones
 from shared.commands import COMMANDS
 from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
@@ -340,6 +342,7 @@ class DiscordAdapter:
                 "Discord: DISCORD_GUILD_ID is not set, so nobody on Discord can use /roster or /announce"
             )
         await self.sync_commands()
+        await mirror_program(self)
         self.core.attach(self)
         self._attached = True
 
@@ -395,6 +398,8 @@ class DiscordAdapter:
             workspace=WORKSPACE,
             user_id=str(user.id),
             display_name=user.display_name,
+            # the client's language on every interaction (Discord gives no time zone)
+            locale=str(getattr(interaction.locale, "value", interaction.locale) or "") or None,
         )
 
     def is_organizer(self, interaction: discord.Interaction) -> bool:
@@ -500,8 +505,13 @@ class DiscordAdapter:
         choices: list[discord.app_commands.Choice[str]] = []
         if spec is not None and focused is not None:
             option = next((o for o in spec.options if o.name == focused["name"]), None)
-            if option is not None and option.choices_from:
-                choices = search_choices(_choices(option, self.core.program), str(focused.get("value", "")))
+            typed = str(focused.get("value", ""))
+            if option is not None and option.choices_from == "zones":
+                # zones match as typed, misspellings too, the event's cities first
+                found = zones.suggestions(typed, self.core.program.event.zones)
+                choices = [discord.app_commands.Choice(name=z, value=z) for z in found]
+            elif option is not None and option.choices_from:
+                choices = search_choices(_choices(option, self.core.program), typed)
         with contextlib.suppress(discord.HTTPException, aiohttp.ClientError, OSError):
             await interaction.response.autocomplete(choices)
 
@@ -607,7 +617,8 @@ class DiscordAdapter:
         await self.limiter.acquire()
         data = await self._guard(self.client.http.start_private_message(int(recipient.user_id)))
         channel_id = str(data["id"])
-        await self._guard(self._post(channel_id, kwargs, key))
+        # rendered again: a first try may have used (and closed) the files
+        await self._guard(self._post(channel_id, render(message), key))
         return Receipt(dm_channel=channel_id)
 
     async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> Receipt:

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import discord
 
+from shared import i18n
 from shared.commands import COMMANDS, CommandSpec, Option
 from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
@@ -190,6 +191,19 @@ def insight_embed(post: InsightPost) -> discord.Embed:
 # ----- slash commands ---------------------------------------------------------------
 
 
+# the core's languages as Discord's locale codes
+_DISCORD_LOCALES = {"fr": ("fr",), "es": ("es-ES", "es-419")}
+
+
+def _localized(text: str) -> dict[str, str]:
+    return {
+        code: clip(translated, 100)
+        for language, translated in i18n.in_each(text).items()
+        for code in _DISCORD_LOCALES.get(language, ())
+        if translated != text
+    }
+
+
 def _choices(option: Option, program: Program) -> list[dict[str, str]]:
     if option.choices_from == "sessions":
         return [{"name": clip(s.title, 100), "value": s.id} for s in program.sessions]
@@ -203,10 +217,13 @@ def _option_payload(spec: CommandSpec, option: Option, program: Program) -> dict
         "type": discord.AppCommandOptionType.string.value,
         "name": option.name,
         "description": clip(option.description, 100),
+        "description_localizations": _localized(option.description),
         # a command that opens a form when this option is empty (/insight) must not require it
         "required": option.required and option.name != spec.form_when_empty,
     }
-    if option.choices_from:
+    if option.choices_from == "zones":
+        payload["autocomplete"] = True  # hundreds of zones: the adapter suggests as people type
+    elif option.choices_from:
         choices = _choices(option, program)
         if len(choices) <= CHOICES_MAX:
             payload["choices"] = choices
@@ -223,13 +240,15 @@ def command_payloads(program: Program, *, global_scope: bool = False) -> list[di
     """
     payloads = []
     for spec in COMMANDS.values():
-        options = [_option_payload(spec, o, program) for o in spec.options]
+        options = [_option_payload(spec, o, program) for o in spec.options if not o.hidden]
         # Discord wants required options before optional ones
         options.sort(key=lambda o: not o["required"])
         payload: dict[str, Any] = {
             "type": 1,
             "name": spec.name,
             "description": clip(spec.description, 100),
+            # the core's catalogs, in Discord's locale codes: each client shows its language
+            "description_localizations": _localized(spec.description),
             "options": options,
             # hidden from members without Manage Server; the adapter checks again at run time
             "default_member_permissions": str(MANAGE_GUILD) if spec.organizer_only else None,
@@ -251,7 +270,10 @@ def search_choices(choices: list[dict[str, str]], typed: str) -> list[discord.ap
 
 def invite_url(app_id: int | str) -> str:
     """The URL that adds the bot to a server with the scopes and permissions it needs."""
-    permissions = discord.Permissions(view_channel=True, send_messages=True, embed_links=True)
+    # create_events: the program is mirrored into the server's Events tab
+    permissions = discord.Permissions(
+        view_channel=True, send_messages=True, embed_links=True, attach_files=True, create_events=True
+    )
     return discord.utils.oauth_url(
         int(app_id), permissions=permissions, scopes=("bot", "applications.commands")
     )

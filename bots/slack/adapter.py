@@ -9,6 +9,7 @@ posts). The rules live in the core; this module only translates.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import logging
 import random
@@ -54,6 +55,7 @@ from shared.replies import file_not_delivered, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
+from shared.zones import canonical
 
 log = logging.getLogger(__name__)
 
@@ -477,17 +479,21 @@ class SlackAdapter:
         ``key`` (the queued row's stable id) rides along as message metadata, so that
         :meth:`find_sent` can tell later whether this row reached the conversation."""
         channel = recipient.dm_channel or recipient.user_id
+        message = dataclasses.replace(
+            message, zone=message.zone or recipient.zone, locale=message.locale or recipient.locale
+        )
         try:
             response = await self._post(channel, render.fallback(message), render.blocks(message), key)
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             if recipient.dm_channel and _error_code(exc) == "channel_not_found":
                 # the cached DM channel went stale; the user id always reaches the person
-                fresh = Recipient(
-                    recipient.platform, recipient.workspace, recipient.user_id, recipient.display_name
-                )
+                fresh = dataclasses.replace(recipient, dm_channel=None)
                 return await self.send_direct(fresh, message, key=key)
             raise _delivery_error(exc, to_channel=None) from exc
-        return Receipt(dm_channel=str(response.get("channel") or "") or None)
+        dm_channel = str(response.get("channel") or "") or None
+        if message.files:
+            await self._hand_over(recipient.user_id, message, dm_channel)
+        return Receipt(dm_channel=dm_channel)
 
     async def post_insight(self, channel: str, post: InsightPost, *, key: str | None = None) -> Receipt:
         """Post an insight into a theme channel; join it first if it is public and we are not in.
@@ -612,7 +618,9 @@ class SlackAdapter:
 
     async def _look_up(self, user_id: str) -> dict[str, Any] | None:
         try:
-            info = await asyncio.wait_for(self.client.users_info(user=user_id), USER_LOOKUP_TIMEOUT)
+            info = await asyncio.wait_for(
+                self.client.users_info(user=user_id, include_locale=True), USER_LOOKUP_TIMEOUT
+            )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("Slack: users.info for %r failed: %s", user_id[:40], _error_code(exc))
             return None  # not cached: the next command asks again
@@ -641,6 +649,9 @@ class SlackAdapter:
             workspace=team_id or self.team_id or "",
             user_id=user_id,
             display_name=str(shown or name or user_id).strip()[:80],
+            # Slack knows the person's zone and language: the core keeps them for their DMs
+            zone=canonical(str(user.get("tz") or "")),
+            locale=str(user.get("locale") or "") or None,
         )
 
     async def _acknowledge(
@@ -675,7 +686,7 @@ class SlackAdapter:
             identity = await self._identity(
                 team if isinstance(team, str) else None, user_id, command.get("user_name")
             )
-            message = await self._hand_over(user_id, await self._respond(identity, line=line))
+            message = await self._respond(identity, line=line)
             trigger = command.get("trigger_id")
             if message.form is not None and isinstance(trigger, str) and trigger:
                 await self._open_form(
@@ -712,7 +723,7 @@ class SlackAdapter:
 
         async def work() -> None:
             identity = await clicker
-            message = await self._hand_over(identity.user_id, await self._respond(identity, line=value))
+            message = await self._respond(identity, line=value)
             trigger = body.get("trigger_id")
             response_url = body.get("response_url")
             if message.form is not None and isinstance(trigger, str) and trigger:
@@ -832,7 +843,11 @@ class SlackAdapter:
         async def organizer() -> bool:
             return await self.is_organizer(identity)
 
-        return await self.core.respond(identity, command=command, args=args, line=line, organizer=organizer)
+        message = await self.core.respond(
+            identity, command=command, args=args, line=line, organizer=organizer
+        )
+        # replies through a response_url carry no files: they go to the person's DM
+        return await self._hand_over(identity.user_id, message)
 
     async def is_organizer(self, identity: Identity) -> bool:
         """Listed in SLACK_ADMIN_IDS, or an admin or owner of the workspace."""
@@ -873,14 +888,18 @@ class SlackAdapter:
         if command is not None:
             await self._ephemeral(command.get("channel_id"), command.get("user_id"), message)
 
-    async def _hand_over(self, user_id: str, message: Message) -> Message:
+    async def _hand_over(self, user_id: str, message: Message, channel: str | None = None) -> Message:
         """Files go into the person's DM with the bot (Slack files cannot be ephemeral, and a DM
-        keeps personal data out of shared channels); the reply then says where to find them."""
+        keeps personal data out of shared channels); the reply then says where to find them.
+
+        A failed upload of a calendar entry keeps the reply (it carries the calendar link too);
+        any other file not handed over is said plainly."""
         if not message.files:
             return message
         try:
-            opened = await self.client.conversations_open(users=user_id)
-            channel = opened["channel"]["id"]
+            if channel is None:
+                opened = await self.client.conversations_open(users=user_id)
+                channel = opened["channel"]["id"]
             for attachment in message.files:
                 await self.client.files_upload_v2(
                     channel=channel,
@@ -890,6 +909,8 @@ class SlackAdapter:
                 )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             log.warning("Slack: uploading a file to %s failed: %s", user_id, _error_code(exc))
+            if all(f.mime == "text/calendar" for f in message.files):
+                return message
             return file_not_delivered()
         return message
 

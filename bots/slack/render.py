@@ -11,8 +11,10 @@ from __future__ import annotations
 import re
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from shared.messages import TIME_MARKER, Button, Field, InsightPost, Message
+from shared.timefmt import format_moment
 
 # Block Kit limits (https://api.slack.com/reference/block-kit)
 SECTION_TEXT_MAX = 3000
@@ -28,6 +30,7 @@ FALLBACK_TEXT_MAX = 3000
 ACTION_PREFIX = "rt_cmd_"
 ACTION_PATTERN = re.compile(r"^rt_cmd_\d+$")
 
+_UTC = ZoneInfo("UTC")
 _DATE_FORMATS = {
     "full": "{date_short_pretty} {time}",
     "date": "{date_short_pretty}",
@@ -49,13 +52,10 @@ def unescape(text: str) -> str:
     return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
-def _fallback_time(unix: int, style: str) -> str:
+def _fallback_time(unix: int, style: str, zone: ZoneInfo = _UTC, locale: str = "en") -> str:
+    """A time as text in ``zone``, naming the zone (a fallback has no reader's clock)."""
     at = datetime.fromtimestamp(unix, UTC)
-    if style == "date":
-        return at.strftime("%a %d %b %Y")
-    if style == "time":
-        return at.strftime("%H:%M UTC")
-    return at.strftime("%a %d %b %Y %H:%M UTC")
+    return format_moment(at, "full" if style == "relative" else style, zone, now=at, locale=locale)
 
 
 def slack_date(unix: int, style: str) -> str:
@@ -103,9 +103,11 @@ def mrkdwn(text: str) -> str:
     return "".join(out)
 
 
-def plain(text: str) -> str:
-    """Core text for places without formatting (notifications, modal errors): markers in UTC."""
-    return TIME_MARKER.sub(lambda m: _fallback_time(int(m.group(1)), m.group(2)), text).replace("**", "")
+def plain(text: str, zone: ZoneInfo = _UTC, locale: str = "en") -> str:
+    """Core text for places without formatting (notifications, modal errors): markers in ``zone``."""
+    return TIME_MARKER.sub(lambda m: _fallback_time(int(m.group(1)), m.group(2), zone, locale), text).replace(
+        "**", ""
+    )
 
 
 def people_text(text: str) -> str:
@@ -210,10 +212,15 @@ def blocks(message: Message, *, limit: int = MESSAGE_BLOCKS_MAX) -> list[dict[st
 
 
 def fallback(message: Message) -> str:
-    """The notification text of a message (Slack shows it where blocks cannot be)."""
-    parts = [escape(plain(message.text))] if message.text else []
+    """The notification text of a message (Slack shows it where blocks cannot be).
+
+    Times are in the reader's zone when the core knows it (Slack's own tz), else in UTC.
+    """
+    zone = ZoneInfo(message.zone) if message.zone else _UTC
+    locale = message.locale or "en"
+    parts = [escape(plain(message.text, zone, locale))] if message.text else []
     parts += [
-        f"{escape(f.name)}: {escape(f.value) if f.verbatim else escape(plain(f.value))}"
+        f"{escape(f.name)}: {escape(f.value) if f.verbatim else escape(plain(f.value, zone, locale))}"
         for f in message.fields
     ]
     return _truncate("\n".join(parts) or " ", FALLBACK_TEXT_MAX)

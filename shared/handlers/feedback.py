@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 from shared import feedback, insights, questions, registrations, replies
 from shared.commands import Invocation, handler
 from shared.errors import Refusal
+from shared.i18n import _
 from shared.messages import Form, FormField, Message
 
 if TYPE_CHECKING:
@@ -32,7 +33,7 @@ async def give_feedback(core: Roundtable, inv: Invocation) -> Message:
     if lesson is not None:
         lesson = insights.clean_text(lesson)
         if len(lesson) > feedback.MAX_TEXT:
-            raise Refusal(replies.answer_too_long(replies.LESSON, feedback.MAX_TEXT, len(lesson)), field)
+            raise Refusal(replies.answer_too_long(_(replies.LESSON), feedback.MAX_TEXT, len(lesson)), field)
     # sharing is only ever the person's explicit pick in the form
     choice = (answers or {}).get("share", "")
     theme = next((t for t in core.program.themes if t.name == choice), None)
@@ -54,14 +55,14 @@ async def give_feedback(core: Roundtable, inv: Invocation) -> Message:
             command="feedback",
             args=(("session", session.id), ("rating", str(rating))),
             fields=(
-                FormField("answer.lesson", replies.LESSON, False, (), feedback.MAX_TEXT, rated.text or ""),
+                FormField("answer.lesson", _(replies.LESSON), False, (), feedback.MAX_TEXT, rated.text or ""),
                 FormField(
                     "answer.share",
-                    replies.SHARE,
+                    _(replies.SHARE),
                     False,
-                    (replies.KEEP_PRIVATE, *(t.name for t in core.program.themes)),
+                    (_(replies.KEEP_PRIVATE), *(t.name for t in core.program.themes)),
                     100,
-                    replies.KEEP_PRIVATE,
+                    _(replies.KEEP_PRIVATE),
                 ),
             ),
             submit=replies.feedback_submit(),

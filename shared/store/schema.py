@@ -58,6 +58,9 @@ people = Table(
     Column("id", Integer, primary_key=True),
     Column("display_name", String(200), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
+    # what the person chose (/timezone, /language); wins over what a platform says
+    Column("zone", String(64)),
+    Column("locale", String(16)),
 )
 
 identities = Table(
@@ -70,6 +73,9 @@ identities = Table(
     Column("user_id", String(64), nullable=False),
     Column("display_name", String(200), nullable=False),
     Column("dm_channel", String(64)),
+    # what the account's platform last said about its zone and language
+    Column("zone", String(64)),
+    Column("locale", String(16)),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("platform", "workspace", "user_id", name="uq_identities_account"),
 )
@@ -92,6 +98,8 @@ sessions = Table(
     # the people who held a seat or followed it were asked for feedback (once, when it ended)
     Column("feedback_asked", Boolean, nullable=False, default=False, server_default=false()),
     Column("updated_at", UTCDateTime, nullable=False),
+    # the iCalendar SEQUENCE of the session's entry: it rises each time the session moves
+    Column("calendar_sequence", Integer, nullable=False, default=0, server_default="0"),
 )
 
 registrations = Table(
@@ -208,4 +216,17 @@ feedback = Table(
     Column("text", Text),
     Column("created_at", UTCDateTime, nullable=False),
     UniqueConstraint("session_id", "person_id", name="uq_feedback_once"),
+)
+
+# Sessions mirrored as events on a platform (a server's scheduled events): the platform's id,
+# so that a restart updates the event instead of creating another, and what was last sent.
+platform_events = Table(
+    "platform_events",
+    metadata,
+    Column("platform", String(20), primary_key=True),
+    Column("workspace", String(64), primary_key=True),
+    Column("session_id", String(50), primary_key=True),
+    Column("external_id", String(64), nullable=False),
+    Column("fingerprint", String(64), nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
 )

@@ -98,7 +98,7 @@ def test_organizer_commands_in_the_console(env):
         stdin="/roster workshop\n/announce workshop Bring a pen\n",
     )
     assert "Confirmed (1/1)" in orga.stdout and "1. alice (Console)" in orga.stdout
-    assert "on its way to 1 people" in orga.stdout
+    assert "on its way to 1 person" in orga.stdout
     alice = roundtable(env, "console", "--as", "alice", stdin="")
     assert "📣 Announcement about Workshop" in alice.stdout and "Bring a pen" in alice.stdout
 
@@ -260,7 +260,7 @@ def test_mydata_in_the_console_writes_a_json_file_and_prints_its_path(env, tmp_p
     assert result.returncode == 0, result.stderr
     assert "I keep no data about you." in result.stdout
     assert "1 account, 1 registration" in result.stdout
-    (line,) = [x for x in result.stdout.splitlines() if x.startswith("📎 ")]
+    (line,) = [x for x in result.stdout.splitlines() if x.startswith("📎 ") and x.endswith(".json")]
     path = Path(line.removeprefix("📎 ").strip())
     assert path.parent == tmp_path / "files" and oct(path.stat().st_mode & 0o777) == "0o600"
     data = json.loads(path.read_text("utf-8"))
@@ -331,3 +331,22 @@ def test_feedback_in_the_console_and_the_organizers_report(env):
     assert report[0]["5"] == 1 and report[0]["comments"] == ["Listen to residents."]
     md = roundtable(env, "feedback", "--format", "md").stdout
     assert "> Listen to residents." in md and "fay" not in md
+
+
+def test_console_tz_shows_times_in_that_zone(env):
+    result = roundtable(env, "console", "--as", "carla", "--tz", "America/Bogota", stdin="/schedule\n")
+    assert result.returncode == 0, result.stderr
+    assert "11:50 America/Bogota (UTC-05:00)" in result.stdout
+    bad = roundtable(env, "console", "--as", "carla", "--tz", "Bogota", stdin="")
+    assert bad.returncode == 2 and "America/Bogota" in bad.stderr
+
+
+def test_the_console_saves_the_calendar_entry_and_prints_its_path(env, tmp_path):
+    files = tmp_path / "files"
+    result = roundtable(
+        {**env, "CONSOLE_FILES_DIR": str(files)}, "console", "--as", "ann", stdin="/register workshop\n"
+    )
+    assert result.returncode == 0, result.stderr
+    saved = files / "workshop.ics"
+    assert f"📎 {saved}" in result.stdout
+    assert b"BEGIN:VCALENDAR" in saved.read_bytes()

@@ -51,6 +51,7 @@ class StandinUser:
     permissions: int = PLAIN_PERMISSIONS
     dms_closed: bool = False
     bot: bool = False
+    locale: str = "en-US"  # the client's language, sent with each interaction
 
     def payload(self) -> dict[str, Any]:
         return {
@@ -133,6 +134,7 @@ class DiscordStandin:
         self.channels: dict[str, dict[str, Any]] = {}  # guild text channels
         self.dm_channels: dict[str, str] = {}  # channel id -> user id
         self.held: dict[str, list[dict[str, Any]]] = {}  # channel id -> the messages it holds
+        self.scheduled_events: dict[str, dict[str, Any]] = {}  # guild scheduled events by id
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
         self.heartbeats = 0
@@ -403,7 +405,7 @@ class DiscordStandin:
             "token": token,
             "version": 1,
             "data": data,
-            "locale": "en-US",
+            "locale": user.locale,
             "attachment_size_limit": 10 * 1024 * 1024,
             "app_permissions": str(PLAIN_PERMISSIONS),
             "entitlements": [],
@@ -591,6 +593,8 @@ class DiscordStandin:
             if m.group(1) not in {i.token for i in self.interactions.values()}:
                 return 404, {"message": "Unknown Webhook", "code": 10015}, ok
             return 200, self._message(self.general, body), ok
+        if m := re.fullmatch(rf"/guilds/{self.guild_id}/scheduled-events(?:/(\d+))?", path):
+            return self._scheduled_event(method, m.group(1), body)
         if method == "POST" and path == "/users/@me/channels":
             user_id = str(body.get("recipient_id"))
             if user_id not in self.users:
@@ -630,6 +634,35 @@ class DiscordStandin:
                     return 204, None, ok
             return 404, {"message": "Unknown Message", "code": 10008}, ok
         return 404, {"message": "404: Not Found", "code": 0}, ok
+
+    def _scheduled_event(
+        self, method: str, event_id: str | None, body: Any
+    ) -> tuple[int, Any, dict[str, str]]:
+        """Guild scheduled events: create, edit, delete, list."""
+        if method == "GET" and event_id is None:
+            return 200, list(self.scheduled_events.values()), {}
+        if method == "POST" and event_id is None:
+            event = {
+                **body,
+                "id": self.snowflake(),
+                "guild_id": self.guild_id,
+                "status": 1,
+                "creator_id": self.app_id,
+                "channel_id": None,
+                "entity_id": None,
+                "user_count": 0,
+            }
+            self.scheduled_events[event["id"]] = event
+            return 200, event, {}
+        if event_id not in self.scheduled_events:
+            return 404, {"message": "Unknown Guild Scheduled Event", "code": 10070}, {}
+        if method == "PATCH":
+            self.scheduled_events[event_id].update(body)
+            return 200, self.scheduled_events[event_id], {}
+        if method == "DELETE":
+            del self.scheduled_events[event_id]
+            return 204, None, {}
+        return 405, {"message": "405: Method Not Allowed", "code": 0}, {}
 
     def _interaction_callback(
         self, interaction_id: str, token: str, body: Any

@@ -100,7 +100,9 @@ async def test_start_syncs_every_command_and_logs_the_invite(
     assert adapter.reach() == []
     assert adapter.invite is not None
     assert f"client_id={standin.app_id}" in adapter.invite
-    assert "scope=bot+applications.commands" in adapter.invite and "permissions=19456" in adapter.invite
+    assert (
+        "scope=bot+applications.commands" in adapter.invite and "permissions=17592186096640" in adapter.invite
+    )
     assert adapter.invite in caplog.text
 
 
@@ -357,7 +359,7 @@ async def test_announce_is_deferred_and_reaches_registrants_without_pings(
     )
     answer = await standin.wait_answer(interaction)
     assert standin.callback(interaction).json["type"] == 5
-    assert "on its way to 1 people" in text_of(answer)
+    assert "on its way to 1 person" in text_of(answer)
     await discord_core.dispatch_due()
     dms = standin.dm_bodies(alice)
     assert len(dms) == 1 and "Room moved" in text_of(dms[0])
@@ -395,7 +397,7 @@ async def test_mydata_comes_as_a_json_attachment_also_in_a_dm(
     answer = await standin.wait_answer(interaction)
     assert is_ephemeral(answer) and "1 account, 1 registration" in text_of(answer)
     assert answer["attachments"][0]["filename"].endswith(".json")
-    (sent,) = [r.files for r in standin.requests if r.files]
+    (sent,) = [r.files for r in standin.requests if any(n.endswith(".json") for n in r.files)]
     ((name, data),) = sent.items()
     assert name.startswith("roundtable-mydata-")
     account = json.loads(data)["accounts"][0]
@@ -641,3 +643,105 @@ async def test_a_gateway_that_stays_down_ends_the_adapter(
     with pytest.raises(AdapterDied):
         await asyncio.wait_for(bot.wait(), 10)
     assert bot.health() == "down"
+
+
+# ----- time zones -------------------------------------------------------------------
+
+
+async def test_timezone_autocompletes_iana_names_and_sets_the_zone(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [timezone] = [c for c in sync.json if c["name"] == "timezone"]
+    assert timezone["options"][0]["autocomplete"] is True
+    alice = standin.add_user("alice")
+    first = await standin.autocomplete(alice, "timezone", "zone", "")
+    offered = await standin.wait_for(lambda: standin.callback(first))
+    names = [c["value"] for c in offered.json["data"]["choices"]]
+    assert names[:3] == list(discord_core.program.event.zones)  # the event's cities first
+    typed = await standin.autocomplete(alice, "timezone", "zone", "bogo")
+    found = await standin.wait_for(lambda: standin.callback(typed))
+    assert [c["value"] for c in found.json["data"]["choices"]] == ["America/Bogota"]
+
+    done = await standin.wait_answer(await standin.slash(alice, "timezone", zone="America/Bogota"))
+    assert "America/Bogota" in text_of(done) and is_ephemeral(done)
+    bad = await standin.wait_answer(await standin.slash(alice, "timezone", zone="Bogota"))
+    assert "/timezone America/Bogota" in text_of(bad) and is_ephemeral(bad)
+    shown = await standin.wait_answer(await standin.slash(alice, "timezone"))
+    assert "America/Bogota, as you chose" in text_of(shown)
+
+
+# ----- "I can't come" ---------------------------------------------------------------
+
+
+async def test_i_cant_come_from_a_reminder_asks_then_frees_the_seat_for_the_waitlist(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, clock: FakeClock
+) -> None:
+    alice, bob, carol = (standin.add_user(n) for n in ("alice", "bob", "carol"))
+    for user in (alice, bob, carol):
+        await standin.wait_answer(await standin.slash(user, "register", session="workshop"))
+    await to_first_reminder(discord_core, clock)
+    [reminder] = standin.dm_bodies(alice)
+    assert "rt:/unregister workshop ask" in [b.get("custom_id") for b in buttons_of(reminder)]
+    # the waitlisted reader sees their position, and has no seat to give back
+    [waiting] = standin.dm_bodies(carol)
+    assert "#1 on the waitlist" in text_of(waiting)
+    assert not any("ask" in (b.get("custom_id") or "") for b in buttons_of(waiting))
+
+    asked = await standin.wait_answer(
+        await standin.click(alice, "rt:/unregister workshop ask", shown=reminder, in_dm=True)
+    )
+    assert "Give back your seat" in text_of(asked)
+    assert await outbox_rows(discord_core, "promotion") == []  # nothing freed on the first click
+    confirm = [b["custom_id"] for b in buttons_of(asked) if b.get("custom_id") == "rt:/unregister workshop"]
+    assert confirm
+    done = await standin.wait_answer(await standin.click(alice, confirm[0], shown=asked, in_dm=True))
+    assert "cancelled" in text_of(done)
+    await discord_core.dispatch_due()
+    assert "seat opened up" in text_of(standin.dm_bodies(carol)[-1])
+
+
+async def test_the_hidden_step_option_is_not_a_slash_command_option(
+    standin: DiscordStandin, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [unregister] = [c for c in sync.json if c["name"] == "unregister"]
+    assert [o["name"] for o in unregister["options"]] == ["session"]
+
+
+# ----- languages --------------------------------------------------------------------
+
+
+async def test_the_client_locale_picks_the_language_and_commands_are_localized(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    sync = await standin.wait_request("PUT", COMMANDS_PATH)
+    [register] = [c for c in sync.json if c["name"] == "register"]
+    assert register["description_localizations"]["fr"] == "Réserver une place, ou suivre une session ouverte"
+    assert register["description_localizations"]["es-ES"].startswith("Reservar")
+    assert register["options"][0]["description_localizations"]["fr"].startswith("La session")
+
+    amelie = standin.add_user("amelie")
+    amelie.locale = "fr"
+    body = await standin.wait_answer(await standin.slash(amelie, "register", session="workshop"))
+    assert "Votre place est confirmée" in text_of(body)
+    # /language wins over the client's locale
+    await standin.wait_answer(await standin.slash(amelie, "language", language="es"))
+    mine = await standin.wait_answer(await standin.slash(amelie, "mysessions"))
+    assert "lugar confirmado" in text_of(mine)
+
+
+# ----- calendar files ---------------------------------------------------------------
+
+
+async def test_the_confirmation_attaches_the_calendar_entry(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    alice = standin.add_user("alice")
+    sent = await standin.slash(alice, "register", session="workshop")
+    body = await standin.wait_answer(sent)
+    assert "seat is confirmed" in text_of(body)
+    # the answer, with its files, comes in the interaction's callback or its follow-up
+    [ics] = [r.files["workshop.ics"] for r in standin.requests if "workshop.ics" in r.files]
+    assert b"BEGIN:VEVENT" in ics and b"UID:rise-cities-workshop-20261210@roundtable.invalid" in ics
+    assert any((b.get("url") or "").startswith("https://calendar.google.com/") for b in buttons_of(body))

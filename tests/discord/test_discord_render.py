@@ -96,3 +96,4 @@ def test_invite_url_asks_for_what_the_bot_needs() -> None:
     assert "client_id=123" in url and "scope=bot+applications.commands" in url
     perms = discord.Permissions(int(url.split("permissions=")[1].split("&")[0]))
     assert perms.send_messages and perms.embed_links and perms.view_channel and not perms.administrator
+    assert perms.create_events and perms.attach_files

@@ -31,7 +31,8 @@ async def test_slack_and_discord_share_one_seat_and_the_promotion_reaches_discor
     assert len(world.discord.dm_bodies(bob)) == 1
     # nothing went to Slack for it: no DM, no post
     assert world.slack.calls("chat.postMessage") == []
-    assert world.slack.calls("conversations.open") == []
+    # (alice's DM is opened only for her own calendar files: her entry, then its cancellation)
+    assert {c.args.get("users") for c in world.slack.calls("conversations.open")} <= {ALICE}
     promotions = await outbox_rows(world.core, kind="promotion")
     assert [(r.platform, r.recipient, r.state) for r in promotions] == [("discord", bob.id, "sent")]
 

@@ -62,6 +62,8 @@ class User:
     is_bot: bool = False
     deleted: bool = False
     display: str = ""  # the profile's display name; empty like many real profiles
+    tz: str = "Europe/Paris"  # Slack always gives a zone
+    locale: str = "en-US"  # only with include_locale=true
 
 
 @dataclass
@@ -285,6 +287,13 @@ class SlackStandIn:
                 "is_owner": user.is_owner,
                 "is_bot": user.is_bot,
                 "profile": {"display_name": user.display, "real_name": user.name.title()},
+                "tz": user.tz,
+                "tz_label": user.tz,
+                **(
+                    {"locale": user.locale}
+                    if str(args.get("include_locale")).lower() in ("true", "1")
+                    else {}
+                ),
             },
         }
 

@@ -331,7 +331,8 @@ async def test_mydata_is_a_file_in_the_dm_with_the_bot(http_bot: SlackAdapter, s
     reply = await slash(http_bot, standin, "/mydata", user=ALICE)
     assert reply["response_type"] == "ephemeral"
     assert "1 account, 1 registration" in texts(reply["blocks"])
-    (upload,) = standin.uploads.values()
+    # the registration's calendar entry came first; then the data, as JSON
+    (upload,) = [u for u in standin.uploads.values() if u["filename"].endswith(".json")]
     assert upload["channel"] == "D" + ALICE[1:]  # the person's DM, never the channel typed in
     assert upload["filename"].startswith("roundtable-mydata-")
     assert json.loads(upload["data"])["accounts"][0]["user_id"] == ALICE

@@ -15,7 +15,7 @@ def test_time_markers_become_slack_dates_with_utc_fallbacks() -> None:
     text = render.mrkdwn(
         f"Starts {moment(AT, 'full')} ({moment(AT, 'relative')}), ends {moment(AT, 'time')} on {moment(AT, 'date')}"
     )
-    assert f"<!date^{UNIX}^{{date_short_pretty}} {{time}}|Thu 10 Dec 2026 16:50 UTC>" in text
+    assert f"<!date^{UNIX}^{{date_short_pretty}} {{time}}|Thu 10 Dec 2026, 16:50 UTC (UTC+00:00)>" in text
     assert f"<!date^{UNIX}^{{ago}}|" in text
     assert f"<!date^{UNIX}^{{time}}|16:50 UTC>" in text
     assert f"<!date^{UNIX}^{{date_short_pretty}}|Thu 10 Dec 2026>" in text

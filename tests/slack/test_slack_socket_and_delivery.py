@@ -225,6 +225,26 @@ async def test_a_dropped_socket_is_reported_and_reopened(
         await bot.close()
 
 
+async def test_slack_gives_the_zone_and_the_notification_text_uses_it(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    standin.users[ALICE].tz = "America/Bogota"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope("slash_commands", standin.slash("/timezone", "", user=ALICE, key="tz"))
+        [shown] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/tz"))
+        assert "America/Bogota, as your app reports it" in shown.args["text"]
+        [looked_up, *_] = standin.calls("users.info")
+        assert str(looked_up.args.get("include_locale")).lower() in ("true", "1")
+        await standin.send_envelope("slash_commands", standin.slash("/schedule", "", user=ALICE, key="sch"))
+        [schedule] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/sch"))
+        # the notification text, which Slack shows where it cannot format dates, names her zone
+        assert "11:50 America/Bogota (UTC-05:00)" in schedule.args["text"]
+    finally:
+        await bot.close()
+
+
 async def test_a_socket_that_stays_down_ends_the_adapter(
     sqlite_core: Roundtable,
     slack_settings: SlackSettings,
@@ -249,6 +269,46 @@ async def test_a_socket_that_stays_down_ends_the_adapter(
         with pytest.raises(AdapterDied):
             await asyncio.wait_for(bot.wait(), 10)
         assert bot.health() == "down"
+    finally:
+        await bot.close()
+
+
+async def test_i_cant_come_on_a_slack_reminder_asks_then_promotes_the_waitlist(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn, clock
+) -> None:
+    import json
+    from datetime import timedelta
+
+    bob = "UBOB0001"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        for user, key in ((ALICE, "a"), (bob, "b")):  # one seat: bob waits
+            await standin.send_envelope(
+                "slash_commands", standin.slash("/register", "workshop", user=user, key=key)
+            )
+            await standin.wait_for("response_url", match=lambda r, k=key: r.path.endswith(f"/{k}"))
+        workshop = sqlite_core.program.session("workshop")
+        await clock.set(workshop.starts_at - timedelta(days=1) + timedelta(minutes=1))
+        await sqlite_core.dispatch_due()
+        [reminder] = standin.dms_to(ALICE)
+        blocks = reminder.args["blocks"]
+        blocks = json.loads(blocks) if isinstance(blocks, str) else blocks
+        values = [e.get("value") for b in blocks if b["type"] == "actions" for e in b["elements"]]
+        assert "/unregister workshop ask" in values
+
+        await standin.send_envelope(
+            "interactive", standin.click("/unregister workshop ask", user=ALICE, key="ask")
+        )
+        [asked] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/ask"))
+        assert "Give back your seat" in asked.args["text"]
+        await standin.send_envelope(
+            "interactive", standin.click("/unregister workshop", user=ALICE, key="yes")
+        )
+        [done] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/yes"))
+        assert "cancelled" in done.args["text"]
+        await sqlite_core.dispatch_due()
+        assert any("seat opened up" in r.args["text"] for r in standin.dms_to(bob))
     finally:
         await bot.close()
 
@@ -346,3 +406,44 @@ async def test_deleting_a_post_maps_slack_answers(
     with pytest.raises(DeliveryError) as later:
         await bot.delete_post(THEME_CHANNEL, "1.000001")
     assert later.value.retryable
+
+
+async def test_slack_locale_picks_the_language(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    standin.users[ALICE].locale = "es-LA"
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope("slash_commands", standin.slash("/mysessions", "", user=ALICE, key="es"))
+        [mine] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/es"))
+        assert mine.args["text"].startswith("Aún no tiene sesiones")
+    finally:
+        await bot.close()
+
+
+async def test_the_calendar_entry_is_uploaded_to_the_dm_and_a_failed_upload_keeps_the_confirmation(
+    sqlite_core: Roundtable, slack_settings: SlackSettings, standin: SlackStandIn
+) -> None:
+    bot = SlackAdapter(sqlite_core, slack_settings)
+    await bot.start()
+    try:
+        await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "workshop", user=ALICE, key="r")
+        )
+        [reply] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/r"))
+        assert "seat is confirmed" in reply.args["text"]
+        [upload] = [f for f in standin.uploads.values() if f["channel"]]
+        assert upload["filename"] == "workshop.ics" and upload["channel"] == "D" + ALICE[1:]
+        assert b"UID:rise-cities-workshop-20261210@roundtable.invalid" in upload["data"]
+
+        # uploads refused: the confirmation still comes, with the calendar link in it
+        standin.fail("files.getUploadURLExternal", "not_allowed", times=None)
+        await standin.send_envelope(
+            "slash_commands", standin.slash("/register", "roundtable", user=ALICE, key="o")
+        )
+        [followed] = await standin.wait_for("response_url", match=lambda r: r.path.endswith("/o"))
+        assert "You are following" in followed.args["text"]
+        assert "calendar.google.com" in str(followed.args.get("blocks"))
+    finally:
+        await bot.close()
