@@ -18,10 +18,11 @@ ROOT = Path(__file__).parents[2]
 def _used_ids() -> set[str]:
     """The message ids the code passes to _(), N_() and ngettext(), as pybabel extracts them."""
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT / "shared"), method_map=[("**.py", "python")]
-    ):
-        found.add(message if isinstance(message, str) else message[0])
+    for folder in ("shared", "bots"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / folder), method_map=[("**.py", "python")]
+        ):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 
