@@ -282,6 +282,11 @@ class Roundtable:
         # /timezone and /language answer in what was just chosen: they set it themselves
         return dataclasses.replace(message, zone=message.zone or mine.zone, locale=message.locale or locale)
 
+    async def language_of(self, identity: Identity) -> str:
+        """The language to write to this person in (their choice, else their platform's), for
+        the words an adapter writes itself: form titles, labels, placeholders."""
+        return i18n.negotiate((await self._prefs(identity)).locale)
+
     async def _prefs(self, identity: Identity) -> people.Prefs:
         """The reader's zone and language; a failed lookup only costs them (defaults apply)."""
         try:

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
 from shared.errors import Refusal
-from shared.i18n import N_
+from shared.i18n import N_, _
 from shared.identity import Identity
 from shared.messages import Message
 
@@ -201,12 +201,12 @@ def parse_line(line: str) -> tuple[str, dict[str, str]]:
     """
     line = line.strip()
     if not line.startswith("/"):
-        raise CommandLineError("Commands start with `/`. Try `/help`.")
-    head, _, tail = line[1:].partition(" ")
+        raise CommandLineError(_("Commands start with `/`. Try `/help`."))
+    head, _sep, tail = line[1:].partition(" ")
     name = head.lower()
     spec = COMMANDS.get(name)
     if spec is None:
-        raise CommandLineError(f"There is no command `/{head}`. Try `/help`.")
+        raise CommandLineError(_("There is no command `/{name}`. Try `/help`.", name=head))
     args: dict[str, str] = {}
     remaining = tail.strip()
     for option in spec.options:
@@ -222,10 +222,10 @@ def parse_line(line: str) -> tuple[str, dict[str, str]]:
             token = lexer.get_token() or ""
             remaining = lexer.instream.read().strip()
         except ValueError as exc:
-            raise CommandLineError(f"I could not read that line ({exc}).") from exc
+            raise CommandLineError(_("I could not read that line ({problem}).", problem=exc)) from exc
         args[option.name] = token
     if remaining:
-        raise CommandLineError(f"`/{name}` takes fewer words. {usage(spec)}")
+        raise CommandLineError(_("`/{name}` takes fewer words.", name=name) + " " + usage(spec))
     return name, args
 
 

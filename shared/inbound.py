@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import enum
 import logging
 import math
@@ -10,7 +11,7 @@ import time
 from collections.abc import Awaitable, Callable, Hashable
 from typing import TYPE_CHECKING
 
-from shared import replies
+from shared import i18n, replies
 from shared.commands import COMMANDS, Invocation, parse_line
 from shared.errors import Refusal
 from shared.identity import Identity
@@ -45,7 +46,17 @@ async def respond(
         return replies.storage_unavailable()
     try:
         if line is not None:
-            command, args = parse_line(line)
+            try:
+                command, args = parse_line(line)
+            except Refusal:
+                # said again in the reader's language
+                mine = await core._prefs(identity)
+                with i18n.using(mine.locale) as locale:
+                    try:
+                        parse_line(line)
+                    except Refusal as exc:
+                        return dataclasses.replace(refusal(str(exc), error_field=exc.field), locale=locale)
+                raise
         spec = COMMANDS.get(command or "")
         if spec is None:
             return replies.unknown_command(command or "")

@@ -110,18 +110,20 @@ async def _prepare(conn: AsyncConnection | None, program: Program, row: Row, now
             if session.cancel_message
             else []
         )
-        return Send(
-            _dm(
-                _(
-                    "❌ {title}, planned for {start}, is cancelled. "
-                    "Your place in it is released; there is nothing you need to do.",
-                    title=session.shown_title(),
-                    start=moment(session.starts_at, "full"),
-                ),
-                fields=fields,
-                kind="cancelled",
-            )
+        message = _dm(
+            _(
+                "❌ {title}, planned for {start}, is cancelled. "
+                "Your place in it is released; there is nothing you need to do.",
+                title=session.shown_title(),
+                start=moment(session.starts_at, "full"),
+            ),
+            fields=fields,
+            kind="cancelled",
         )
+        # METHOD:CANCEL with the entry's UID and a higher SEQUENCE: calendars remove it
+        sequence = await calendar.sequence_of(conn, session.id) if conn is not None else 0
+        entry = calendar.attachment(program, session, now=now, sequence=sequence, cancel=True)
+        return Send(dataclasses.replace(message, files=(entry,)))
     if session.cancelled:
         return Skip("cancelled")
     current = await _standing(conn, row, session)

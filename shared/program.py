@@ -24,6 +24,7 @@ from pydantic import (
 )
 
 from shared.clock import format_duration, parse_duration
+from shared.i18n import _
 
 Slug = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,49}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
@@ -271,7 +272,7 @@ class Program(_Strict):
 
     def unknown_session(self, typed: str) -> str:
         known = ", ".join(f"`{s.id}`" for s in self.sessions)
-        return f"{_no_such('session', typed)} Choose one of {known}."
+        return _no_such("session", typed) + " " + _("Choose one of {known}.", known=known)
 
     @property
     def open_sessions(self) -> list[Session]:
@@ -280,7 +281,7 @@ class Program(_Strict):
 
     def unknown_theme(self, typed: str) -> str:
         known = ", ".join(f"`{t.id}`" for t in self.themes)
-        return f"{_no_such('theme', typed)} Choose one of {known}."
+        return _no_such("theme", typed) + " " + _("Choose one of {known}.", known=known)
 
     def describe_offsets(self) -> list[str]:
         return [format_duration(o) for o in self.reminders.offsets]
@@ -288,12 +289,15 @@ class Program(_Strict):
 
 def _no_such(kind: str, typed: str) -> str:
     typed = typed.strip()
+    session = kind == "session"
     if not typed:
-        return f"Which {kind}?"
+        return _("Which session?") if session else _("Which theme?")
     # echo only what looks like an id: the reply is core text, which adapters render as markup
     if re.fullmatch(r"[A-Za-z0-9_#-]{1,50}", typed):
-        return f"There is no {kind} called `{typed}`."
-    return f"There is no such {kind}."
+        if session:
+            return _("There is no session called `{typed}`.", typed=typed)
+        return _("There is no theme called `{typed}`.", typed=typed)
+    return _("There is no such session.") if session else _("There is no such theme.")
 
 
 def _location(loc: tuple[int | str, ...], data: dict) -> str:

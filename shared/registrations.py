@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import outbox, people
 from shared.errors import Refusal
+from shared.i18n import _
 from shared.identity import Identity
 from shared.outbox import Target
 from shared.program import Program, Session
@@ -73,8 +74,8 @@ class RosterEntry:
 
 def closed_message(session: Session) -> str:
     if not session.capped:
-        return f"{session.title} has ended."
-    return f"Registration for {session.title} closed when it started."
+        return _("{title} has ended.", title=session.shown_title())
+    return _("Registration for {title} closed when it started.", title=session.shown_title())
 
 
 _LOCK = select(sessions.c.id).where(sessions.c.id == bindparam("session_id")).with_for_update()

@@ -28,9 +28,10 @@ from bots.discord.render import (
     search_choices,
 )
 from bots.discord.settings import DEFAULT_API_BASE, DiscordSettings
-from shared import zones
+from shared import i18n, zones
 from shared.commands import COMMANDS
 from shared.errors import AdapterDied, AdapterStartError
+from shared.i18n import _
 from shared.identity import Identity, Reach, Recipient
 from shared.inbound import Admission
 from shared.insights import MAX_CITY, MAX_TEXT
@@ -114,31 +115,31 @@ class InsightModal(discord.ui.Modal):
     """The form behind ``/insight theme`` without text."""
 
     def __init__(self, adapter: DiscordAdapter, theme_id: str, theme_name: str) -> None:
-        super().__init__(title=f"Insight: {theme_name}"[:45], timeout=MODAL_TIMEOUT)
+        super().__init__(title=_("Insight: {theme}", theme=theme_name)[:45], timeout=MODAL_TIMEOUT)
         self.adapter = adapter
         self.theme_id = theme_id
         self.text: discord.ui.TextInput[InsightModal] = discord.ui.TextInput(
-            label="Your insight",
+            label=_("Your insight"),
             style=discord.TextStyle.paragraph,
             custom_id="text",
-            placeholder="What did your city learn after a crisis?",
+            placeholder=_("What did your city learn after a crisis?"),
             max_length=MAX_TEXT,
         )
         self.city: discord.ui.TextInput[InsightModal] = discord.ui.TextInput(
-            label="City (optional)", custom_id="city", required=False, max_length=MAX_CITY
+            label=_("City (optional)"), custom_id="city", required=False, max_length=MAX_CITY
         )
         self.anonymous: discord.ui.Select[InsightModal] = discord.ui.Select(
             custom_id="anonymous",
             options=[
-                discord.SelectOption(label="Show my name", value="no", default=True),
-                discord.SelectOption(label="Post anonymously", value="yes"),
+                discord.SelectOption(label=_("Show my name"), value="no", default=True),
+                discord.SelectOption(label=_("Post anonymously"), value="yes"),
             ],
             min_values=1,
             max_values=1,
         )
         self.add_item(self.text)
         self.add_item(self.city)
-        self.add_item(discord.ui.Label(text="Author", component=self.anonymous))
+        self.add_item(discord.ui.Label(text=_("Author"), component=self.anonymous))
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         args = {
@@ -263,7 +264,7 @@ class DiscordAdapter:
 
         self._connection = asyncio.create_task(self._connect(), name="discord-gateway")
         ready = asyncio.create_task(self._ready.wait())
-        done, _ = await asyncio.wait(
+        done, _pending = await asyncio.wait(
             {ready, self._connection}, timeout=READY_TIMEOUT, return_when="FIRST_COMPLETED"
         )
         ready.cancel()
@@ -440,11 +441,13 @@ class DiscordAdapter:
             await self._run(interaction, command=command, args=args)
             return
         theme = self.core.program.theme(args.get("theme", ""))
-        if theme is None:
-            await self._reply(interaction, refusal("Please pick one of the listed themes."))
-            return
+        with i18n.using(await self.core.language_of(self.identity(interaction))):
+            if theme is None:
+                await self._reply(interaction, refusal(_("Please pick one of the listed themes.")))
+                return
+            modal = InsightModal(self, theme.id, theme.name)
         try:
-            await interaction.response.send_modal(InsightModal(self, theme.id, theme.name))
+            await interaction.response.send_modal(modal)
         except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
             log.warning("Discord: could not open the insight form: %s", exc)
 

@@ -59,8 +59,8 @@ async def mirror_program(adapter: DiscordAdapter) -> int:
         async with core.db.transaction() as conn:
             known = await mirrors.known(conn, "discord", workspace)
         for session in core.program.sessions:
-            if session.ends_at <= now:
-                continue
+            if session.cancelled or session.ends_at <= now:
+                continue  # a cancelled session stays in `known`: its event is deleted below
             body = payload(session, core.program.event.name)
             stamp = mirrors.fingerprint(body)
             have = known.pop(session.id, None)

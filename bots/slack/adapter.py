@@ -35,7 +35,7 @@ from slack_sdk.webhook.async_client import AsyncWebhookClient
 
 from bots.slack import render, verify, views
 from bots.slack.settings import SlackSettings
-from shared import replies
+from shared import i18n, replies
 from shared.commands import COMMANDS, CommandLineError, parse_line
 from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
@@ -927,7 +927,10 @@ class SlackAdapter:
     async def _open_insight_modal(self, command: dict[str, Any], theme: str | None) -> None:
         themes = [(t.id, t.name) for t in self.core.program.themes]
         metadata = {"channel": command.get("channel_id", ""), "response_url": command.get("response_url", "")}
-        view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)
+        # the form speaks the person's language (their choice, else what Slack last told us)
+        who = await self._identity(command.get("team_id"), command["user_id"], None, wait=False)
+        with i18n.using(await self.core.language_of(who)):
+            view = views.insight_modal(themes, theme=(theme or "").strip().lower() or None, metadata=metadata)
         try:
             trigger = command.get("trigger_id")
             if not isinstance(trigger, str) or not trigger:
@@ -959,7 +962,8 @@ class SlackAdapter:
             await self._respond(identity, command="schedule"),
         ]
         title = self.core.program.event.name
-        view = views.home_view(sections, title=title, notice=notice)
+        with i18n.using(sections[0].locale):
+            view = views.home_view(sections, title=title, notice=notice)
         try:
             await self.client.views_publish(user_id=identity.user_id, view=view)
         except (SlackApiError, *NETWORK_ERRORS) as exc:

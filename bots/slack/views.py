@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bots.slack.render import VIEW_BLOCKS_MAX, blocks, escape, plain
+from shared.i18n import _
 from shared.messages import Form, Message
 
 INSIGHT_CALLBACK = "rt_insight"
@@ -36,7 +37,7 @@ def insight_modal(
     select: dict[str, Any] = {
         "type": "static_select",
         "action_id": VALUE,
-        "placeholder": _plain("Pick a theme"),
+        "placeholder": _plain(_("Pick a theme")),
         "options": options,
     }
     chosen = next((o for o in options if o["value"] == theme), None)
@@ -47,36 +48,36 @@ def insight_modal(
         "action_id": VALUE,
         "multiline": True,
         "max_length": TEXT_INPUT_MAX,
-        "placeholder": _plain("What did your city learn?"),
+        "placeholder": _plain(_("What did your city learn?")),
     }
     if text:
         text_input["initial_value"] = text[:TEXT_INPUT_MAX]
     return {
         "type": "modal",
         "callback_id": INSIGHT_CALLBACK,
-        "title": _plain("Share an insight", 24),
-        "submit": _plain("Share", 24),
-        "close": _plain("Cancel", 24),
+        "title": _plain(_("Share an insight"), 24),
+        "submit": _plain(_("Share"), 24),
+        "close": _plain(_("Cancel"), 24),
         "private_metadata": json.dumps(metadata or {})[:3000],
         "blocks": [
-            {"type": "input", "block_id": "theme", "label": _plain("Theme"), "element": select},
-            {"type": "input", "block_id": "text", "label": _plain("Your insight"), "element": text_input},
+            {"type": "input", "block_id": "theme", "label": _plain(_("Theme")), "element": select},
+            {"type": "input", "block_id": "text", "label": _plain(_("Your insight")), "element": text_input},
             {
                 "type": "input",
                 "block_id": "city",
                 "optional": True,
-                "label": _plain("City"),
+                "label": _plain(_("City")),
                 "element": {"type": "plain_text_input", "action_id": VALUE, "max_length": CITY_MAX},
             },
             {
                 "type": "input",
                 "block_id": "anonymous",
                 "optional": True,
-                "label": _plain("Name"),
+                "label": _plain(_("Name")),
                 "element": {
                     "type": "checkboxes",
                     "action_id": VALUE,
-                    "options": [{"text": _plain("Post without my name"), "value": "anonymous"}],
+                    "options": [{"text": _plain(_("Post without my name")), "value": "anonymous"}],
                 },
             },
         ],
@@ -126,7 +127,7 @@ def read_insight_form(view: dict[str, Any]) -> InsightForm:
 def form_errors(message: Message) -> dict[str, str]:
     """A refusal as ``response_action: errors``: the message under the field it concerns."""
     block = message.error_field if message.error_field in INSIGHT_BLOCKS else "text"
-    text = plain(message.text).strip() or "Please check this field."
+    text = plain(message.text).strip() or _("Please check this field.")
     return {block: text if len(text) <= 150 else text[:149] + "…"}
 
 
@@ -142,7 +143,7 @@ def home_view(sections: Iterable[Message], *, title: str, notice: Message | None
         out.extend(blocks(message, limit=VIEW_BLOCKS_MAX))
     if len(out) > VIEW_BLOCKS_MAX:
         out = out[: VIEW_BLOCKS_MAX - 1]
-        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape("…and more")}]})
+        out.append({"type": "context", "elements": [{"type": "mrkdwn", "text": escape(_("…and more"))}]})
     return {"type": "home", "blocks": out}
 
 
@@ -180,7 +181,7 @@ def form_modal(form: Form, metadata: dict[str, str]) -> dict[str, Any]:
         "callback_id": FORM_CALLBACK,
         "title": _plain(form.title, 24),
         "submit": _plain(form.submit, 24),
-        "close": _plain("Cancel", 24),
+        "close": _plain(_("Cancel"), 24),
         "private_metadata": json.dumps({**metadata, "command": form.command, "args": dict(form.args)})[:3000],
         "blocks": blocks_,
     }
@@ -206,5 +207,5 @@ def field_errors(message: Message, fields: Iterable[str]) -> dict[str, str] | No
     """A refusal under the form field it concerns, or None when it concerns no field."""
     if message.error_field not in set(fields):
         return None
-    text = plain(message.text).strip() or "Please check this field."
+    text = plain(message.text).strip() or _("Please check this field.")
     return {str(message.error_field): text if len(text) <= 150 else text[:149] + "…"}

@@ -745,3 +745,16 @@ async def test_the_confirmation_attaches_the_calendar_entry(
     [ics] = [r.files["workshop.ics"] for r in standin.requests if "workshop.ics" in r.files]
     assert b"BEGIN:VEVENT" in ics and b"UID:rise-cities-workshop-20261210@roundtable.invalid" in ics
     assert any((b.get("url") or "").startswith("https://calendar.google.com/") for b in buttons_of(body))
+
+
+async def test_the_insight_form_speaks_the_readers_language(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter
+) -> None:
+    amelie = standin.add_user("amelie")
+    amelie.locale = "fr"
+    interaction = await standin.slash(amelie, "insight", theme="citizen-participation")
+    callback = await standin.wait_for(lambda: standin.callback(interaction))
+    modal = callback.json["data"]
+    assert modal["title"].startswith("Enseignement : ")
+    shown = str(modal["components"])
+    assert "Ville (facultatif)" in shown and "Publier anonymement" in shown and "City" not in shown

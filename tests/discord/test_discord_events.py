@@ -79,3 +79,24 @@ async def test_without_create_events_the_log_says_so_and_the_bot_still_serves(
         assert body
     finally:
         await adapter.close()
+
+
+async def test_a_cancelled_session_leaves_the_events_tab(
+    standin: DiscordStandin, discord_core: Roundtable
+) -> None:
+    await _restart(standin, discord_core)
+    assert len(standin.scheduled_events) == len(discord_core.program.sessions)
+    discord_core.program = discord_core.program.model_copy(
+        update={
+            "sessions": [
+                s.model_copy(update={"cancelled": True}) if s.id == "workshop" else s
+                for s in discord_core.program.sessions
+            ]
+        }
+    )
+    await _restart(standin, discord_core)
+    assert len(standin.find("DELETE", EVENTS + r"/\d+")) == 1
+    names = [e["name"] for e in standin.scheduled_events.values()]
+    assert names == [s.title for s in discord_core.program.sessions if s.id != "workshop"]
+    await _restart(standin, discord_core)  # and it is not created again
+    assert len(standin.scheduled_events) == len(names)

@@ -47,6 +47,11 @@ async def test_cancelling_tells_everyone_once_skips_reminders_and_keeps_the_rost
         (_, message) = next(item for item in port.direct if item[0].user_id == "ann")
         assert message.fields[0].value == "The speaker is ill; see you in spring."
         assert message.fields[0].verbatim
+        # the calendar entry goes away with it: METHOD:CANCEL, same UID, a higher SEQUENCE
+        (entry,) = message.files
+        ics = entry.data.decode()
+        assert entry.filename == "workshop.ics"
+        assert "METHOD:CANCEL" in ics and "STATUS:CANCELLED" in ics and "SEQUENCE:1" in ics
         assert port.texts_for("cid") == []
 
         organizer = person("org")

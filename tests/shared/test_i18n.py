@@ -18,10 +18,11 @@ ROOT = Path(__file__).parents[2]
 def _used_ids() -> set[str]:
     """The message ids the code passes to _(), N_() and ngettext(), as pybabel extracts them."""
     found = set()
-    for _file, _line, message, _comments, _context in extract_from_dir(
-        str(ROOT / "shared"), method_map=[("**.py", "python")]
-    ):
-        found.add(message if isinstance(message, str) else message[0])
+    for folder in ("shared", "bots"):
+        for _file, _line, message, _comments, _context in extract_from_dir(
+            str(ROOT / folder), method_map=[("**.py", "python")]
+        ):
+            found.add(message if isinstance(message, str) else message[0])
     return found
 
 
@@ -104,3 +105,24 @@ def test_program_titles_per_language_fall_back_to_the_default():
         assert session.shown_description() == "By registration."
     with i18n.using("es"):
         assert session.shown_title() == "Workshop"
+
+
+async def test_refusals_are_written_in_the_readers_language(core, clock):
+    from datetime import timedelta
+
+    ana = Identity("console", "local", "ana", "Ana", locale="fr-FR")
+    assert (await core.respond(ana, line="register workshop")).text == (
+        "Les commandes commencent par `/`. Essayez `/help`."
+    )
+    many = await core.respond(ana, line="/mysessions a b")
+    assert many.text.startswith("`/mysessions` prend moins de mots.") and many.locale == "fr"
+    unknown = await core.respond(ana, line="/register nope")
+    assert unknown.text.startswith("Il n'y a pas de session `nope`. Choisissez parmi")
+    await core.respond(ana, line="/language es")
+    assert (await core.respond(ana, line="/nope")).text.startswith("No existe el comando `/nope`")
+    await clock.set(core.program.session("workshop").starts_at + timedelta(minutes=5))
+    closed = await core.respond(ana, line="/register workshop")
+    assert closed.text.startswith("La inscripción a ") and "se cerró cuando empezó" in closed.text
+    await clock.set(core.program.session("roundtable").ends_at + timedelta(minutes=5))
+    ended = await core.respond(ana, line="/register roundtable")
+    assert ended.text.endswith("ha terminado.")

@@ -133,3 +133,14 @@ def test_manifest_offers_every_command_and_the_features_used() -> None:
         "- app_home_opened",
     ):
         assert setting in manifest
+
+
+def test_the_insight_modal_is_written_in_the_bound_language() -> None:
+    from shared import i18n
+
+    with i18n.using("es"):
+        view = views.insight_modal([("a", "A")], metadata={})
+    assert view["title"]["text"] == "Compartir un aprendizaje" and view["close"]["text"] == "Cancelar"
+    labels = [b["label"]["text"] for b in view["blocks"]]
+    assert labels == ["Tema", "Su aprendizaje", "Ciudad", "Nombre"]
+    assert views.insight_modal([("a", "A")], metadata={})["title"]["text"] == "Share an insight"
