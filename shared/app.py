@@ -21,7 +21,7 @@ from shared.commands import COMMANDS, HANDLERS, CommandLineError, Invocation, pa
 from shared.dispatcher import Dispatcher
 from shared.errors import Refusal
 from shared.identity import Identity
-from shared.inbound import Organizer, WorkQueue, respond
+from shared.inbound import WorkQueue, respond
 from shared.insights import Limits
 from shared.messages import Message, refusal
 from shared.port import DeliveryPort
@@ -222,17 +222,8 @@ class Roundtable:
         self.dispatcher.added(due_at)
 
     # -- commands --------------------------------------------------------------------------
-    async def respond(
-        self,
-        identity: Identity,
-        *,
-        command: str | None = None,
-        args: dict[str, str] | None = None,
-        line: str | None = None,
-        organizer: Organizer = False,
-    ) -> Message:
-        """The one inbound path: see :func:`shared.inbound.respond`."""
-        return await respond(self, identity, command=command, args=args, line=line, organizer=organizer)
+    # the one inbound path every adapter uses: see shared.inbound.respond
+    respond = respond
 
     def asks_first(
         self, *, command: str | None = None, args: dict[str, str] | None = None, line: str | None = None

@@ -128,36 +128,31 @@ def _take_place(dialect: str, capped: bool):
     )
 
 
+# where a registrant's personal messages go: the account they registered from
+_TARGETS = select(
+    registrations.c.person_id,
+    identities.c.id,
+    identities.c.platform,
+    identities.c.workspace,
+    identities.c.user_id,
+).join(identities, identities.c.id == registrations.c.identity_id)
+
+
 async def target_of(conn: AsyncConnection, person_id: int, session_id: str) -> Target | None:
     row = (
         await conn.execute(
-            select(
-                registrations.c.person_id,
-                identities.c.id,
-                identities.c.platform,
-                identities.c.workspace,
-                identities.c.user_id,
+            _TARGETS.where(
+                and_(registrations.c.person_id == person_id, registrations.c.session_id == session_id)
             )
-            .join(identities, identities.c.id == registrations.c.identity_id)
-            .where(and_(registrations.c.person_id == person_id, registrations.c.session_id == session_id))
         )
     ).first()
-    return Target(row[0], row[1], row[2], row[3], row[4]) if row else None
+    return Target(*row) if row else None
 
 
 async def targets(conn: AsyncConnection, session_id: str) -> list[Target]:
     """Where each registrant's personal messages for a session go, in registration order."""
     rows = await conn.execute(
-        select(
-            registrations.c.person_id,
-            identities.c.id,
-            identities.c.platform,
-            identities.c.workspace,
-            identities.c.user_id,
-        )
-        .join(identities, identities.c.id == registrations.c.identity_id)
-        .where(registrations.c.session_id == session_id)
-        .order_by(registrations.c.id)
+        _TARGETS.where(registrations.c.session_id == session_id).order_by(registrations.c.id)
     )
     return [Target(*row) for row in rows]
 
