@@ -102,6 +102,9 @@ async def forget(
         .scalars()
         .all()
     )
+    mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(identity_ids))
+    # counted before the seats go: giving a seat back drops its pending reminders on the way
+    messages = (await conn.execute(select(func.count()).select_from(outbox_table).where(mine))).scalar_one()
     promoted: list[Promotion] = []
     for session_id in held:
         session = program.session(session_id)
@@ -146,8 +149,7 @@ async def forget(
     # insight posts in the queue go with their insight (ON DELETE CASCADE)
     await conn.execute(delete(insights).where(insights.c.person_id == person_id))
 
-    mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(identity_ids))
-    messages = (await conn.execute(delete(outbox_table).where(mine))).rowcount or 0
+    await conn.execute(delete(outbox_table).where(mine))
     # ratings stay as counts, naming nobody
     for session_id, rating in (
         await conn.execute(

@@ -220,3 +220,11 @@ async def test_posts_to_take_down_survive_a_crash_after_the_erasure(core, clock)
     core.attach(slack)  # the next start takes it down
     await core.dispatch_due()
     assert slack.posts == []
+
+
+async def test_the_erasure_counts_the_messages_that_giving_back_a_seat_drops(core):
+    await core.register(ANN_SLACK, "workshop")  # three reminders planned
+    shown = await core.handle(Invocation(ANN_SLACK, "mydata"))
+    assert "3 messages for you" in shown.text
+    done = await core.handle(Invocation(ANN_SLACK, "forgetme", {"confirm": "confirm"}))
+    assert "1 registration" in done.text and "3 messages for you" in done.text
