@@ -139,18 +139,6 @@ async def _open(url: str, clock: FakeClock, **settings) -> Roundtable:
     )
 
 
-async def _reset_postgres(url: str) -> None:
-    from shared.store.database import Database
-
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await db.close()
-
-
 def _due_clock() -> tuple[FakeClock, datetime]:
     session = load_program().session("roundtable")
     assert session is not None
@@ -274,10 +262,12 @@ async def measure(options: Options) -> list[Figure]:
             )
         )
     if options.database_url:
-        await _reset_postgres(options.database_url)
+        from tests.support import reset_postgres
+
+        await reset_postgres(options.database_url)
         pg_rate = await dispatch_rate(options.database_url, count)
         figures.append(Figure("dispatch_pg_per_s", f"dispatch, PostgreSQL, {count:,} due", pg_rate, "/s"))
-        await _reset_postgres(options.database_url)
+        await reset_postgres(options.database_url)
         costs = await claim_costs(options.database_url, sizes)
         figures.append(
             Figure(

@@ -200,9 +200,9 @@ async def measure(options: Options) -> list[Figure]:
     figures: list[Figure] = []
     backends: list[tuple[str, str | None]] = [("sqlite", None)]
     if options.database_url:
-        from bench.delivery import _reset_postgres
+        from tests.support import reset_postgres
 
-        await _reset_postgres(options.database_url)
+        await reset_postgres(options.database_url)
         backends.append(("pg", options.database_url))
     for name, url in backends:
         with tempfile.TemporaryDirectory() as tmp:

@@ -13,7 +13,7 @@ from shared.app import Roundtable
 from shared.clock import FakeClock
 from shared.program import load_program
 from shared.settings import Settings
-from tests.support import T0, opened_core
+from tests.support import T0, opened_core, reset_postgres
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
 
@@ -38,27 +38,13 @@ def _compile_catalogs() -> None:
 _compile_catalogs()
 
 
-async def _reset_postgres(url: str) -> None:
-    from sqlalchemy import text
-
-    from shared.store.database import Database
-
-    db = Database(url)
-    try:
-        async with db.engine.begin() as conn:
-            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
-            await conn.execute(text("CREATE SCHEMA public"))
-    finally:
-        await db.close()
-
-
 def _postgres_url() -> str:
     if not PG_URL:
         if os.environ.get("CI"):
             pytest.fail("CI must set TEST_DATABASE_URL: the PostgreSQL tests may not skip under CI")
         pytest.skip("TEST_DATABASE_URL is not set")
     try:
-        asyncio.run(_reset_postgres(PG_URL))
+        asyncio.run(reset_postgres(PG_URL))
     except Exception as exc:
         if os.environ.get("CI"):
             pytest.fail(f"PostgreSQL at TEST_DATABASE_URL is unreachable under CI: {exc}")

@@ -161,3 +161,18 @@ async def opened_core(settings, program: Program, clock, *, grace: float = 2) ->
         yield core
     finally:
         await core.close(grace=grace)
+
+
+async def reset_postgres(url: str) -> None:
+    """An empty PostgreSQL database: the tests and the benchmarks start from nothing."""
+    from sqlalchemy import text
+
+    from shared.store.database import Database
+
+    db = Database(url)
+    try:
+        async with db.engine.begin() as conn:
+            await conn.execute(text("DROP SCHEMA IF EXISTS public CASCADE"))
+            await conn.execute(text("CREATE SCHEMA public"))
+    finally:
+        await db.close()
