@@ -16,6 +16,8 @@ from shared.settings import Settings
 from tests.support import T0, opened_core, reset_postgres
 
 PG_URL = os.environ.get("TEST_DATABASE_URL", "").strip()
+# pytest-xdist runs the suite in several processes: each gets a database of its own
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "")
 
 
 def _compile_catalogs() -> None:
@@ -31,11 +33,46 @@ def _compile_catalogs() -> None:
             continue
         with po.open("rb") as file:
             catalog = read_po(file)
-        with mo.open("wb") as file:
+        # several test processes may compile at once: none may read a half-written file
+        part = mo.with_name(f"{mo.name}.{os.getpid()}")
+        with part.open("wb") as file:
             write_mo(file, catalog)
+        os.replace(part, mo)
 
 
 _compile_catalogs()
+
+
+def _worker_database(url: str, worker: str) -> str:
+    """``url`` with its database renamed for one test process, created when missing."""
+    from sqlalchemy import make_url, text
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    from shared.store.database import async_url
+
+    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+
+    async def create() -> None:
+        engine = create_async_engine(async_url(url), isolation_level="AUTOCOMMIT")
+        try:
+            async with engine.connect() as conn:
+                name = own.database
+                if not await conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :n"), {"n": name}):
+                    await conn.execute(text(f'CREATE DATABASE "{name}"'))
+        finally:
+            await engine.dispose()
+
+    asyncio.run(create())
+    return own.render_as_string(hide_password=False)
+
+
+if PG_URL and WORKER:
+    try:
+        PG_URL = _worker_database(PG_URL, WORKER)
+    except Exception:  # unreachable: _postgres_url says so (skip, or fail under CI)
+        pass
+    else:
+        os.environ["TEST_DATABASE_URL"] = PG_URL  # for the tests that start processes
 
 
 def _postgres_url() -> str:

@@ -15,6 +15,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 
+pytestmark = pytest.mark.slow  # each scenario starts real `roundtable` processes
+
 
 @pytest.fixture
 def env(tmp_path) -> dict[str, str]:

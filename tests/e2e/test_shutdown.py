@@ -29,6 +29,8 @@ from tests.slack.slack_standin import APP_TOKEN, BOT_TOKEN, SlackStandIn
 PEOPLE = 30
 STOP_WITHIN = 10.0
 
+pytestmark = pytest.mark.slow  # real `roundtable run` processes, stopped by signals
+
 
 def program_toml(start: str) -> str:
     """One open session a month ahead whose only reminder ("30d before") is already due."""

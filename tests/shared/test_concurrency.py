@@ -30,6 +30,7 @@ def program_file(tmp_path: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 async def test_many_processes_never_overbook_lose_or_duplicate(database_url, tmp_path):
     path = program_file(tmp_path)
     program = load_program(path)
