@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = {"sqlalchemy", "alembic", "aiosqlite", "asyncpg", "slack_bolt", "slack_sdk", "discord"}
+HEAVY = {"sqlalchemy", "alembic", "aiosqlite", "asyncpg", "slack_bolt", "slack_sdk", "discord", "icalendar"}
 PROBE = """
 import json, sys
 from bots.cli import main
@@ -33,8 +33,15 @@ def test_program_loads_no_database_and_no_platform(tmp_path: Path) -> None:
 
 
 def test_a_report_loads_the_database_but_neither_alembic_nor_a_platform(tmp_path: Path) -> None:
+    """Nor the calendar library: a roster builds no calendar."""
     database = tmp_path / "r.db"
     code, _ = loaded_by("db", "upgrade", database=database)
     assert code == 0
     code, loaded = loaded_by("roster", "workshop", database=database)
     assert code == 0 and loaded == {"sqlalchemy", "aiosqlite"}
+
+
+def test_the_calendar_feed_loads_the_calendar_library(tmp_path: Path) -> None:
+    """The probe can see a library a command needs (so the checks above can fail)."""
+    code, loaded = loaded_by("program", "--format", "ics", database=tmp_path / "r.db")
+    assert code == 0 and "icalendar" in loaded
