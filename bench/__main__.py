@@ -22,6 +22,7 @@ MODULES = [
     "bench.slack_ack",
     "bench.discord_ack",
     "bench.consoles",
+    "bench.commands",
     "bench.delivery",
     "bench.lanes",
     "bench.drill",
