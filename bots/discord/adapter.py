@@ -18,6 +18,7 @@ import discord
 import yarl
 
 from bots.discord.events import mirror_program
+from bots.discord.interest import Interest
 from bots.discord.render import (
     ActionButton,
     _choices,
@@ -84,6 +85,8 @@ class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild metadata only: no privileged intents, no message content
+        # "Interested" marks on the sessions' events (GUILD_SCHEDULED_EVENT_USER_ADD/REMOVE)
+        intents.guild_scheduled_events = True
         # a rate limit longer than this raises (the row is rescheduled) instead of holding a slot
         options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_TIMEOUT)
         super().__init__(
@@ -218,6 +221,8 @@ class DiscordAdapter:
         self.api_base = settings.api_base.rstrip("/")
         self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
+        self.interest = Interest(self)
+        self.interest.install(self.client)
         # every delivery request waits its turn: a DM is 2 requests, 1 with the cached channel
         self.limiter = RateLimiter(settings.global_rate * RATE_HEADROOM)
         self._ready = asyncio.Event()
@@ -344,6 +349,8 @@ class DiscordAdapter:
             )
         await self.sync_commands()
         await mirror_program(self)
+        # marks made while the bot was away (before the gateway: none can race it)
+        await self.interest.resync()
         self.core.attach(self)
         self._attached = True
 
@@ -384,6 +391,7 @@ class DiscordAdapter:
             self.core.detach(self)
             self._attached = False
         await self.client.close()
+        await self.interest.close()
         if self._connection is not None and not self._connection.done():
             self._connection.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -391,16 +399,20 @@ class DiscordAdapter:
 
     # ----- interactions in ------------------------------------------------------------
 
+    workspace = WORKSPACE
+
     def identity(self, interaction: discord.Interaction) -> Identity:
         user = interaction.user
+        # the client's language on every interaction (Discord gives no time zone)
+        locale = str(getattr(interaction.locale, "value", interaction.locale) or "") or None
+        return self.identity_of(str(user.id), user.display_name, locale)
+
+    @staticmethod
+    def identity_of(user_id: str, name: str, locale: str | None = None) -> Identity:
+        """A Discord user as the core knows them; ``name`` may be "" when only the id is known."""
         # Discord user ids are global: one person in every server and in DMs
         return Identity(
-            platform="discord",
-            workspace=WORKSPACE,
-            user_id=str(user.id),
-            display_name=user.display_name,
-            # the client's language on every interaction (Discord gives no time zone)
-            locale=str(getattr(interaction.locale, "value", interaction.locale) or "") or None,
+            platform="discord", workspace=WORKSPACE, user_id=user_id, display_name=name, locale=locale
         )
 
     def is_organizer(self, interaction: discord.Interaction) -> bool:
