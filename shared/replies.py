@@ -81,6 +81,16 @@ def unknown_command(name: str) -> Message:
     return refusal(_("There is no command `/{name}`. Try `/help`.", name=name))
 
 
+def command_gone(name: str) -> Message:
+    """A command a platform still offers from an older sync, which the bot no longer has."""
+    return refusal(_("`/{name}` is no longer available. Try `/help`.", name=name))
+
+
+def insight_form_not_opened() -> Message:
+    """The insight form could not be opened; the typed command does the same."""
+    return refusal(_("I could not open the form. Type `/insight <theme> <your insight>` instead."))
+
+
 def organizers_only(spec: CommandSpec) -> Message:
     return refusal(_("`/{name}` is for the event's organizers.", name=spec.name))
 

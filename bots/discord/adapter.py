@@ -47,7 +47,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import already_working, apology, busy, form_not_opened
+from shared.replies import already_working, apology, busy, command_gone, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -440,7 +440,9 @@ class DiscordAdapter:
         name = str(data.get("name", ""))
         spec = COMMANDS.get(name)
         if spec is None:  # a stale command from an older sync
-            await self._reply(interaction, refusal(f"`/{name}` is no longer available. Try `/help`."))
+            with i18n.using(await self.core.language_of(self.identity(interaction))):
+                gone = command_gone(name)
+            await self._reply(interaction, gone)
             return
         args = {o["name"]: str(o["value"]) for o in data.get("options", []) if o.get("value") is not None}
         if spec.form_when_empty and not args.get(spec.form_when_empty, "").strip():
@@ -642,7 +644,10 @@ class DiscordAdapter:
         The receipt's ``ref`` is the message id, what deleting it takes."""
         if not channel.isdigit():
             raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
-        kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
+        # a channel post is read by everyone: the frame's words in the program's language
+        with i18n.using(self.core.program.event.locale):
+            embed = insight_embed(post)
+        kwargs = {"embed": embed, "allowed_mentions": discord.AllowedMentions.none()}
         message = await self._guard(self._post(channel, kwargs, key))
         return Receipt(ref=str(message.id) if getattr(message, "id", None) else None)
 
