@@ -350,3 +350,41 @@ def test_the_console_saves_the_calendar_entry_and_prints_its_path(env, tmp_path)
     saved = files / "workshop.ics"
     assert f"📎 {saved}" in result.stdout
     assert b"BEGIN:VCALENDAR" in saved.read_bytes()
+
+
+def _vevent(feed: str, uid: str) -> str:
+    """The VEVENT with that UID in an iCalendar text (lines unfolded)."""
+    text = feed.replace("\r\n ", "")
+    return next(e for e in text.split("BEGIN:VEVENT")[1:] if f"UID:{uid}" in e)
+
+
+def test_the_program_feed_follows_the_database_sequence(env, tmp_path):
+    # no database yet: the program file alone, and the feed creates none
+    fresh = roundtable(env, "program", "--format", "ics")
+    assert fresh.returncode == 0, fresh.stderr
+    assert "SEQUENCE:0" in fresh.stdout and not (tmp_path / "rt.db").exists()
+
+    files = tmp_path / "files"
+    with_files = {**env, "CONSOLE_FILES_DIR": str(files)}
+    assert roundtable(with_files, "console", "--as", "ann", stdin="/register workshop\n").returncode == 0
+    uid = next(line for line in (files / "workshop.ics").read_text().splitlines() if line.startswith("UID:"))[
+        4:
+    ]
+
+    # the workshop moves ten minutes (same day, same UID) and the roundtable is called off
+    program = Path(env["ROUNDTABLE_PROGRAM"])
+    text = program.read_text("utf-8").replace("T17:50:00", "T18:00:00")
+    text = text.replace('id = "roundtable"', 'id = "roundtable"\ncancelled = true', 1)
+    program.write_text(text, "utf-8")
+    ahead = roundtable(env, "program", "--format", "ics")  # before the bot syncs: the same numbers
+    assert "SEQUENCE:1" in _vevent(ahead.stdout, uid)
+    moved = roundtable(with_files, "console", "--as", "ann", stdin="/mysessions\n")  # the bot syncs
+    assert moved.returncode == 0, moved.stderr
+    mine = (files / "workshop.ics").read_text()
+    assert "SEQUENCE:1" in _vevent(mine, uid)  # the "moved" DM's entry
+
+    feed = roundtable(env, "program", "--format", "ics")
+    assert feed.returncode == 0, feed.stderr
+    assert "SEQUENCE:1" in _vevent(feed.stdout, uid)
+    roundtable_entry = next(e for e in feed.stdout.split("BEGIN:VEVENT")[1:] if "-roundtable-" in e)
+    assert "STATUS:CANCELLED" in roundtable_entry and "SEQUENCE:1" in roundtable_entry
