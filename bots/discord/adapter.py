@@ -102,6 +102,9 @@ class _Client(discord.Client):
         await self.adapter._after_login()
 
     async def on_ready(self) -> None:
+        if self.adapter.state == "reconnecting":
+            # a new gateway session, not a resumed one: marks made meanwhile were never sent
+            self.adapter.interest.resync_soon()
         self.adapter._came_up()
 
     async def on_resumed(self) -> None:

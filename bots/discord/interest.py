@@ -54,7 +54,8 @@ class Interest:
 
     def __init__(self, adapter: DiscordAdapter) -> None:
         self.adapter = adapter
-        self._queue: asyncio.Queue[Mark] = asyncio.Queue(QUEUE_BOUND)
+        # marks, and re-syncs after a gateway session was lost, worked in arrival order
+        self._queue: asyncio.Queue[Mark | None] = asyncio.Queue(QUEUE_BOUND)
         self._worker: asyncio.Task[None] | None = None
         self.seen = 0  # marks the gateway brought (queued or not): what tests wait on
         self._arrived = asyncio.Event()
@@ -89,8 +90,15 @@ class Interest:
             return
         if self.adapter.client.user is not None and mark.user_id == str(self.adapter.client.user.id):
             return
+        self._put(mark)
+
+    def resync_soon(self) -> None:
+        """Re-sync after the marks queued so far (a new gateway session missed some)."""
+        self._put(None)
+
+    def _put(self, item: Mark | None) -> None:
         try:
-            self._queue.put_nowait(mark)
+            self._queue.put_nowait(item)
         except asyncio.QueueFull:
             log.warning("Discord: too many event marks at once; one was dropped (the next start re-syncs)")
             return
@@ -101,7 +109,7 @@ class Interest:
         while True:
             mark = await self._queue.get()
             try:
-                await self.handle(mark)
+                await (self.resync() if mark is None else self.handle(mark))
             except asyncio.CancelledError:
                 raise
             except Exception:

@@ -218,3 +218,20 @@ async def test_the_standin_lists_marks_as_discord_does(standin: DiscordStandin, 
     with pytest.raises(discord.NotFound) as caught:
         await http.get_scheduled_event_users(int(standin.guild_id), 1, 2, False)
     assert caught.value.code == 10070
+
+
+async def test_a_new_gateway_session_resyncs_the_marks_it_missed(
+    standin: DiscordStandin, discord_core: Roundtable, bot: DiscordAdapter, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import bots.discord.adapter as discord_adapter
+
+    monkeypatch.setattr(discord_adapter, "RECONNECT_BASE", 0.1)
+    event = event_of(standin, discord_core, "roundtable")
+    late = standin.add_user("late")
+    identifies = len(standin.identifies)
+    await standin.dispatch("CHANNEL_CREATE", {"type": 0, "guild_id": standin.guild_id})  # the loop ends
+    await standin.mark_interested(late, event, notify=False)  # while the bot is reconnecting
+    await standin.wait_for(lambda: len(standin.identifies) > identifies, within=10)
+    await standin.wait_request("GET", USERS, count=2, within=10)  # the start's list, then this one's
+    await asyncio.wait_for(bot.interest.idle(), 5)
+    assert (await places(discord_core, "roundtable"))[late.id] == ("following", "interested")
