@@ -167,6 +167,8 @@ async def test_a_follow_made_by_a_gesture_is_undone_only_by_it(core):
     assert await core.follow_via(ben, "roundtable", "interested") is None
     assert not await core.unfollow_via(ben, "roundtable", "interested")  # /register's own stays
     assert "following" in (await run(core, "ben", "mysessions")).fields[0].value
+    [export] = (await run(core, "ann", "mydata")).files  # the person can see how it was made
+    assert '"made_by": "interested"' in export.data.decode()
     assert await core.unfollow_via(ann, "roundtable", "interested")
     assert "no sessions yet" in (await run(core, "ann", "mysessions")).text
 
