@@ -332,7 +332,9 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
         from shared.calendar import program_calendar
         from shared.clock import utcnow
 
-        sys.stdout.buffer.write(program_calendar(program, now=utcnow(), domain=settings.calendar_domain))
+        sequences = await _feed_sequences(settings, program)
+        feed = program_calendar(program, now=utcnow(), domain=settings.calendar_domain, sequences=sequences)
+        sys.stdout.buffer.write(feed)
         return 0
     try:
         zone = ZoneInfo(args.tz) if args.tz else program.zone
@@ -354,6 +356,31 @@ async def cmd_program(args, settings: Settings, program: Program) -> int:
     out.print(table)
     out.print("Themes: " + ", ".join(f"{t.name} ({t.id})" for t in program.themes))
     return 0
+
+
+async def _feed_sequences(settings: Settings, program: Program) -> dict[str, int] | None:
+    """The sessions' SEQUENCEs from the database the bot keeps, read as they are (no migration,
+    no sync); None when there is no database yet, or none that can be read (then the program
+    file alone: every SEQUENCE 0)."""
+    from shared import calendar
+    from shared.store.database import FAILURES, Database, DatabaseUrlError
+
+    try:
+        db = Database(settings.database_url, create=False)
+    except DatabaseUrlError as exc:
+        raise Failure(str(exc), 2) from exc
+    try:
+        if db.file is not None and not db.file.exists():
+            return None  # the bot never ran here: nothing moved yet
+        async with db.transaction() as conn:
+            return await calendar.feed_sequences(conn, program)
+    except FAILURES as exc:
+        err.print(
+            f"No readable database ({escape((str(exc) or type(exc).__name__).splitlines()[0])}): SEQUENCE from the program file."
+        )
+        return None
+    finally:
+        await db.close()
 
 
 async def cmd_roster(args, settings: Settings, program: Program) -> int:

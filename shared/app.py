@@ -20,6 +20,7 @@ from shared.clock import Clock, SystemClock
 from shared.commands import COMMANDS, HANDLERS, CommandLineError, Invocation, parse_line
 from shared.dispatcher import Dispatcher
 from shared.errors import Refusal
+from shared.handlers import seats
 from shared.identity import Identity
 from shared.inbound import WorkQueue, respond
 from shared.insights import Limits
@@ -289,6 +290,21 @@ class Roundtable:
 
     async def register(self, identity: Identity, session_id: str) -> Message:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))
+
+    # a platform's own gesture for "I'm interested" (a mark on a server's event), in neutral terms
+    async def follow_via(self, identity: Identity, session_id: str, via: str) -> Message | None:
+        """A follow of an open session made ``via`` a gesture; returns the DM to send, if any."""
+        return await seats.follow_via(self, identity, session_id, via)
+
+    async def unfollow_via(self, identity: Identity, session_id: str, via: str) -> bool:
+        """The gesture undone: the follow it made ends; a place asked for by command stays."""
+        return await seats.unfollow_via(self, identity, session_id, via)
+
+    async def resync_via(
+        self, session_id: str, platform: str, workspace: str, marked: list[Identity], via: str
+    ) -> seats.Resynced:
+        """The follows made ``via`` a gesture, brought in line with who has the mark now."""
+        return await seats.resync_via(self, session_id, platform, workspace, marked, via)
 
     async def share_insight(
         self,

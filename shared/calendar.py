@@ -78,11 +78,20 @@ def program_calendar(
     domain: str | None = None,
     sequences: dict[str, int] | None = None,
 ) -> bytes:
-    """One VEVENT a session; times in UTC, the event's zone named in the calendar."""
+    """One VEVENT a session; times in UTC, the event's zone named in the calendar.
+
+    ``sequences`` are the sessions' current SEQUENCEs (see :func:`feed_sequences`), so that the
+    feed and each person's file agree. A cancelled session stays with ``STATUS:CANCELLED`` and
+    one more, as the cancellation each registrant received."""
     calendar = _calendar(program)
     for session in program.sessions:
         sequence = (sequences or {}).get(session.id, 0)
-        calendar.add_component(_entry(program, session, now=now, domain=domain, sequence=sequence))
+        if session.cancelled:
+            entry = _entry(program, session, now=now, domain=domain, sequence=sequence + 1)
+            entry.add("status", "CANCELLED")
+        else:
+            entry = _entry(program, session, now=now, domain=domain, sequence=sequence)
+        calendar.add_component(entry)
     return calendar.to_ical()
 
 
@@ -124,6 +133,22 @@ async def sequences(conn: AsyncConnection) -> dict[str, int]:
     """Each session's current SEQUENCE (0 for a session never moved)."""
     rows = await conn.execute(select(sessions_table.c.id, sessions_table.c.calendar_sequence))
     return {row.id: row.calendar_sequence or 0 for row in rows}
+
+
+async def feed_sequences(conn: AsyncConnection, program: Program) -> dict[str, int]:
+    """Each session's SEQUENCE for the program's feed: the stored one, and one more for a session
+    whose start in ``program`` differs from the stored one (the bot's next start moves it and
+    raises it so: the feed must not lag behind the files people will get)."""
+    rows = await conn.execute(
+        select(sessions_table.c.id, sessions_table.c.calendar_sequence, sessions_table.c.starts_at)
+    )
+    stored = {row.id: row for row in rows}
+    result: dict[str, int] = {}
+    for session in program.sessions:
+        row = stored.get(session.id)
+        if row is not None:
+            result[session.id] = (row.calendar_sequence or 0) + (row.starts_at != session.starts_at)
+    return result
 
 
 async def sequence_of(conn: AsyncConnection, session_id: str) -> int:

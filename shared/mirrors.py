@@ -58,3 +58,14 @@ async def forget(conn: AsyncConnection, platform: str, workspace: str, session_i
             and_(_where(platform, workspace), platform_events.c.session_id == session_id)
         )
     )
+
+
+async def session_of(conn: AsyncConnection, platform: str, workspace: str, external_id: str) -> str | None:
+    """The session a platform event stands for, if it is one of ours."""
+    return (
+        await conn.execute(
+            select(platform_events.c.session_id).where(
+                and_(_where(platform, workspace), platform_events.c.external_id == external_id)
+            )
+        )
+    ).scalar_one_or_none()

@@ -113,13 +113,16 @@ async def find(conn: AsyncConnection, identity: Identity) -> Account | None:
 
 async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> Account:
     """The account of ``identity``, created on first sight; the display name, and the zone and
-    locale the platform reports, are kept fresh.
+    locale the platform reports, are kept fresh (an empty name keeps the stored one; a newcomer
+    without one is named by their user id until a command brings the name).
 
     One round trip for someone known (two when their name or hints changed), three for a
     newcomer."""
     name = text.clean_name(identity.display_name or identity.user_id, 200) or identity.user_id
     row = (await conn.execute(_FIND, _key(identity))).first()
     if row is not None:
+        if not identity.display_name:
+            name = row.display_name  # the platform did not say (an event with only an id): keep it
         # the name and the platform's hints in one UPDATE, only when something changed
         zone = identity.zone or row.zone
         locale = identity.locale or row.locale

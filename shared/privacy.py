@@ -238,6 +238,8 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
                 "waitlist_position": position,
                 "registered_at": _iso(reg.created_at),
                 "confirmed_at": _iso(reg.confirmed_at),
+                # made by a command, or by a gesture on a platform ("interested": an event's mark)
+                "made_by": reg.via or "command",
             }
         )
     shared = (

@@ -118,8 +118,18 @@ def _take_place(dialect: str, capped: bool):
         now,
         confirmed_at,
         bindparam("answers", type_=registrations.c.answers.type),
+        bindparam("via", type_=registrations.c.via.type),
     ).where(true())  # SQLite needs a WHERE between INSERT … SELECT and ON CONFLICT
-    columns = ["session_id", "person_id", "identity_id", "status", "created_at", "confirmed_at", "answers"]
+    columns = [
+        "session_id",
+        "person_id",
+        "identity_id",
+        "status",
+        "created_at",
+        "confirmed_at",
+        "answers",
+        "via",
+    ]
     return (
         people.dialect_insert(dialect, registrations)
         .from_select(columns, values)
@@ -209,10 +219,15 @@ async def register(
     session_id: str,
     now: datetime,
     answers: dict[str, str] | None = None,
+    via: str | None = None,
 ) -> Standing:
     """A seat, a waitlist place or a follow; the standing they had when they had one. With
     ``answers``, a registration already held gets its answers replaced (judged complete by the
     caller before any seat is taken).
+
+    ``via`` marks a place taken by a platform gesture rather than a command (see
+    ``follow_via``); a command (``via=None``) on a place held that way makes it the person's
+    own, so that undoing the gesture no longer cancels it.
 
     A newcomer's seat takes five round trips on SQLite (find, person, identity, place,
     reminders; a sixth for a waitlist position), a known person's three."""
@@ -238,10 +253,24 @@ async def register(
                 "capacity": session.capacity or 0,
                 "now": now,
                 "answers": json.dumps(answers, ensure_ascii=False) if answers is not None else None,
+                "via": via,
             },
         )
     ).first()
     if placed is None:  # registered already: their standing, unchanged; new answers kept
+        if via is None:
+            # asked for in so many words: no longer the gesture's to undo
+            await conn.execute(
+                update(registrations)
+                .where(
+                    and_(
+                        registrations.c.person_id == account.person_id,
+                        registrations.c.session_id == session.id,
+                        registrations.c.via.is_not(None),
+                    )
+                )
+                .values(via=None)
+            )
         if answers is not None:
             await conn.execute(
                 update(registrations)
@@ -294,6 +323,56 @@ async def cancel_person(
     await outbox.drop_pending(conn, person_id, session.id, kinds=outbox.PERSONAL_KINDS)
     promoted = await fill_seats(conn, session, now) if current.status == CONFIRMED else ()
     return Cancellation(session.id, current.status, promoted)
+
+
+async def cancel_via(
+    conn: AsyncConnection, program: Program, identity: Identity, session_id: str, now: datetime, via: str
+) -> Cancellation:
+    """Cancel the person's place only if ``via`` made it: a place asked for by a command
+    (or made by another gesture) stays."""
+    session = session_or_raise(program, session_id)
+    account = await people.find(conn, identity)
+    if account is None:
+        return Cancellation(session.id, None)
+    await lock_session(conn, session.id)
+    made = (
+        await conn.execute(
+            select(registrations.c.via).where(
+                and_(registrations.c.person_id == account.person_id, registrations.c.session_id == session.id)
+            )
+        )
+    ).first()
+    if made is None or made.via != via:
+        return Cancellation(session.id, None)
+    return await cancel_person(conn, program, account.person_id, session, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Held:
+    """An account on one platform whose person holds a place in a session, and how it was made."""
+
+    user_id: str
+    person_id: int
+    via: str | None
+
+
+async def held_by_accounts(
+    conn: AsyncConnection, session_id: str, platform: str, workspace: str
+) -> dict[str, Held]:
+    """user id -> their person's place in the session, for the accounts on one platform (a
+    person who registered from another platform and linked this account counts too)."""
+    rows = await conn.execute(
+        select(identities.c.user_id, registrations.c.person_id, registrations.c.via)
+        .select_from(registrations.join(identities, identities.c.person_id == registrations.c.person_id))
+        .where(
+            and_(
+                registrations.c.session_id == session_id,
+                identities.c.platform == platform,
+                identities.c.workspace == workspace,
+            )
+        )
+    )
+    return {r.user_id: Held(r.user_id, r.person_id, r.via) for r in rows}
 
 
 async def fill_seats(conn: AsyncConnection, session: Session, now: datetime) -> tuple[Promotion, ...]:

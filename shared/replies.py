@@ -81,6 +81,16 @@ def unknown_command(name: str) -> Message:
     return refusal(_("There is no command `/{name}`. Try `/help`.", name=name))
 
 
+def command_gone(name: str) -> Message:
+    """A command a platform still offers from an older sync, which the bot no longer has."""
+    return refusal(_("`/{name}` is no longer available. Try `/help`.", name=name))
+
+
+def insight_form_not_opened() -> Message:
+    """The insight form could not be opened; the typed command does the same."""
+    return refusal(_("I could not open the form. Type `/insight <theme> <your insight>` instead."))
+
+
 def organizers_only(spec: CommandSpec) -> Message:
     return refusal(_("`/{name}` is for the event's organizers.", name=spec.name))
 
@@ -204,6 +214,33 @@ def standing(program: Program, session: Session, result: Standing, now: datetime
         position=result.position,
     )
     return reply(text, buttons=[Button(_("Leave the waitlist"), f"/unregister {session.id}", style="danger")])
+
+
+def followed_via(session: Session) -> Message:
+    """The DM after a follow made by a gesture on the platform (a mark on the server's event)."""
+    text = _(
+        "🔔 You are following {title}, {when}: I will DM you the join link before it starts. "
+        "To stop, take your mark off the event.",
+        title=session.shown_title(),
+        when=when(session),
+    )
+    return Message(
+        text=text,
+        fields=(Field(_("Join link"), session.join),),
+        buttons=(join_button(session),),
+        ephemeral=False,
+    )
+
+
+def seats_by_registration(session: Session) -> Message:
+    """The DM after a mark on the event of a session with seats: a mark takes no seat."""
+    text = _(
+        "Marking the event does not reserve a seat: {title} has seats by registration only. "
+        "To take one (or a place on the waitlist), use `/register {session}` or the button below.",
+        title=session.shown_title(),
+        session=session.id,
+    )
+    return Message(text=text, buttons=(Button(_("Register"), f"/register {session.id}"),), ephemeral=False)
 
 
 def cancelled(session: Session, was: str | None) -> Message:

@@ -18,6 +18,7 @@ import discord
 import yarl
 
 from bots.discord.events import mirror_program
+from bots.discord.interest import Interest
 from bots.discord.render import (
     ActionButton,
     _choices,
@@ -46,7 +47,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import already_working, apology, busy, form_not_opened
+from shared.replies import already_working, apology, busy, command_gone, form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -84,6 +85,8 @@ class _Client(discord.Client):
     def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
         intents = discord.Intents.none()
         intents.guilds = True  # guild metadata only: no privileged intents, no message content
+        # "Interested" marks on the sessions' events (GUILD_SCHEDULED_EVENT_USER_ADD/REMOVE)
+        intents.guild_scheduled_events = True
         # a rate limit longer than this raises (the row is rescheduled) instead of holding a slot
         options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_TIMEOUT)
         super().__init__(
@@ -99,6 +102,9 @@ class _Client(discord.Client):
         await self.adapter._after_login()
 
     async def on_ready(self) -> None:
+        if self.adapter.state == "reconnecting":
+            # a new gateway session, not a resumed one: marks made meanwhile were never sent
+            self.adapter.interest.resync_soon()
         self.adapter._came_up()
 
     async def on_resumed(self) -> None:
@@ -218,6 +224,8 @@ class DiscordAdapter:
         self.api_base = settings.api_base.rstrip("/")
         self.gateway_url = settings.gateway_url
         self.client = _Client(self, **client_options)
+        self.interest = Interest(self)
+        self.interest.install(self.client)
         # every delivery request waits its turn: a DM is 2 requests, 1 with the cached channel
         self.limiter = RateLimiter(settings.global_rate * RATE_HEADROOM)
         self._ready = asyncio.Event()
@@ -344,6 +352,8 @@ class DiscordAdapter:
             )
         await self.sync_commands()
         await mirror_program(self)
+        # marks made while the bot was away (before the gateway: none can race it)
+        await self.interest.resync()
         self.core.attach(self)
         self._attached = True
 
@@ -384,6 +394,7 @@ class DiscordAdapter:
             self.core.detach(self)
             self._attached = False
         await self.client.close()
+        await self.interest.close()
         if self._connection is not None and not self._connection.done():
             self._connection.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -391,16 +402,20 @@ class DiscordAdapter:
 
     # ----- interactions in ------------------------------------------------------------
 
+    workspace = WORKSPACE
+
     def identity(self, interaction: discord.Interaction) -> Identity:
         user = interaction.user
+        # the client's language on every interaction (Discord gives no time zone)
+        locale = str(getattr(interaction.locale, "value", interaction.locale) or "") or None
+        return self.identity_of(str(user.id), user.display_name, locale)
+
+    @staticmethod
+    def identity_of(user_id: str, name: str, locale: str | None = None) -> Identity:
+        """A Discord user as the core knows them; ``name`` may be "" when only the id is known."""
         # Discord user ids are global: one person in every server and in DMs
         return Identity(
-            platform="discord",
-            workspace=WORKSPACE,
-            user_id=str(user.id),
-            display_name=user.display_name,
-            # the client's language on every interaction (Discord gives no time zone)
-            locale=str(getattr(interaction.locale, "value", interaction.locale) or "") or None,
+            platform="discord", workspace=WORKSPACE, user_id=user_id, display_name=name, locale=locale
         )
 
     def is_organizer(self, interaction: discord.Interaction) -> bool:
@@ -428,7 +443,9 @@ class DiscordAdapter:
         name = str(data.get("name", ""))
         spec = COMMANDS.get(name)
         if spec is None:  # a stale command from an older sync
-            await self._reply(interaction, refusal(f"`/{name}` is no longer available. Try `/help`."))
+            with i18n.using(await self.core.language_of(self.identity(interaction))):
+                gone = command_gone(name)
+            await self._reply(interaction, gone)
             return
         args = {o["name"]: str(o["value"]) for o in data.get("options", []) if o.get("value") is not None}
         if spec.form_when_empty and not args.get(spec.form_when_empty, "").strip():
@@ -630,7 +647,10 @@ class DiscordAdapter:
         The receipt's ``ref`` is the message id, what deleting it takes."""
         if not channel.isdigit():
             raise DeliveryError(UNKNOWN_CHANNEL, f"not a Discord channel id: {channel!r}")
-        kwargs = {"embed": insight_embed(post), "allowed_mentions": discord.AllowedMentions.none()}
+        # a channel post is read by everyone: the frame's words in the program's language
+        with i18n.using(self.core.program.event.locale):
+            embed = insight_embed(post)
+        kwargs = {"embed": embed, "allowed_mentions": discord.AllowedMentions.none()}
         message = await self._guard(self._post(channel, kwargs, key))
         return Receipt(ref=str(message.id) if getattr(message, "id", None) else None)
 

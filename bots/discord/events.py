@@ -14,7 +14,8 @@ import aiohttp
 import discord
 
 from bots.discord.render import clip
-from shared import mirrors
+from shared import i18n, mirrors
+from shared.i18n import _
 from shared.program import Session
 from shared.store.database import FAILURES
 
@@ -29,9 +30,11 @@ MISSING_PERMISSIONS = 50013
 UNKNOWN_EVENT = 10070
 
 
-def payload(session: Session, event_name: str) -> dict[str, Any]:
-    """The scheduled event that stands for a session."""
-    location = session.join if not session.capped else "Register with /register"
+def payload(session: Session, event_name: str, locale: str = i18n.DEFAULT) -> dict[str, Any]:
+    """The scheduled event that stands for a session, in ``locale``: everyone in the server sees
+    the same event, so its words are in the program's language (``[event] locale``)."""
+    with i18n.using(locale):
+        location = session.join if not session.capped else _("Register with /register")
     description = "\n\n".join(x for x in (session.description, event_name) if x)
     return {
         "name": clip(session.title, 100),
@@ -61,7 +64,7 @@ async def mirror_program(adapter: DiscordAdapter) -> int:
         for session in core.program.sessions:
             if session.cancelled or session.ends_at <= now:
                 continue  # a cancelled session stays in `known`: its event is deleted below
-            body = payload(session, core.program.event.name)
+            body = payload(session, core.program.event.name, core.program.event.locale)
             stamp = mirrors.fingerprint(body)
             have = known.pop(session.id, None)
             if have is not None and have.fingerprint == stamp:

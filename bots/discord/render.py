@@ -14,6 +14,7 @@ import discord
 
 from shared import i18n
 from shared.commands import COMMANDS, CommandSpec, Option
+from shared.i18n import _, ngettext
 from shared.messages import TIME_MARKER, Button, InsightPost, Message
 
 if TYPE_CHECKING:
@@ -165,7 +166,12 @@ def render(message: Message) -> dict[str, Any]:
         embeds[-1].add_field(name=name, value=value, inline=field.inline)
         shown += 1
     if shown < len(message.fields):
-        embeds[-1].set_footer(text=f"… and {len(message.fields) - shown} more not shown here")
+        hidden = len(message.fields) - shown
+        with i18n.using(message.locale):
+            more = ngettext(
+                "… and {n} more not shown here", "… and {n} more not shown here", hidden, n=hidden
+            )
+        embeds[-1].set_footer(text=more)
     kwargs["embeds"] = embeds
     return kwargs
 
@@ -179,12 +185,13 @@ def insight_embed(post: InsightPost) -> discord.Embed:
         timestamp=post.created_at,
     )
     embed.add_field(
-        name="Shared by", value=clip(plain(post.author), FIELD_VALUE_MAX) if post.author else "anonymous"
+        name=_("Shared by"),
+        value=clip(plain(post.author), FIELD_VALUE_MAX) if post.author else _("anonymous"),
     )
     if post.city:
-        embed.add_field(name="City", value=clip(plain(post.city), FIELD_VALUE_MAX))
-    embed.add_field(name="Platform", value=post.origin)
-    embed.set_footer(text=f"Insight #{post.insight_id} · {post.theme_id}")
+        embed.add_field(name=_("City"), value=clip(plain(post.city), FIELD_VALUE_MAX))
+    embed.add_field(name=_("Platform"), value=post.origin)
+    embed.set_footer(text=_("Insight #{number} · {theme}", number=post.insight_id, theme=post.theme_id))
     return embed
 
 

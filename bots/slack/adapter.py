@@ -40,7 +40,7 @@ from shared.commands import COMMANDS, CommandLineError, parse_line
 from shared.errors import AdapterDied, AdapterStartError
 from shared.identity import Identity, Reach, Recipient
 from shared.inbound import Admission
-from shared.messages import InsightPost, Message, refusal
+from shared.messages import InsightPost, Message
 from shared.pacing import AdaptivePacer
 from shared.port import (
     CANNOT_DELETE,
@@ -51,7 +51,7 @@ from shared.port import (
     DeliveryError,
     Receipt,
 )
-from shared.replies import file_not_delivered, form_not_opened
+from shared.replies import file_not_delivered, form_not_opened, insight_form_not_opened
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
@@ -499,7 +499,9 @@ class SlackAdapter:
         """Post an insight into a theme channel; join it first if it is public and we are not in.
 
         The receipt's ``ref`` is the message's ``ts``, what ``chat.delete`` takes."""
-        blocks, text = render.insight_blocks(post), render.insight_fallback(post)
+        # a channel post is read by everyone: the frame's words in the program's language
+        with i18n.using(self.core.program.event.locale):
+            blocks, text = render.insight_blocks(post), render.insight_fallback(post)
         try:
             try:
                 response = await self._post(channel, text, blocks, key)
@@ -941,11 +943,9 @@ class SlackAdapter:
         except (SlackApiError, *NETWORK_ERRORS) as exc:
             # trigger ids live 3 seconds; a slow network loses the form, the typed command still works
             log.warning("Slack: views.open failed: %s", _error_code(exc))
-            await self._reply(
-                command.get("response_url"),
-                refusal("I could not open the form. Type `/insight <theme> <your insight>` instead."),
-                command,
-            )
+            with i18n.using(await self.core.language_of(who)):
+                sorry = insight_form_not_opened()
+            await self._reply(command.get("response_url"), sorry, command)
 
     async def _confirm_after_modal(
         self, identity: Identity, metadata: dict[str, str], message: Message

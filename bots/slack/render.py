@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from shared.i18n import _
 from shared.messages import TIME_MARKER, Button, Field, InsightPost, Message
 from shared.timefmt import format_moment
 
@@ -228,12 +229,15 @@ def fallback(message: Message) -> str:
 
 def insight_blocks(post: InsightPost) -> list[dict[str, Any]]:
     """An insight as it appears in a theme channel; all of it is people's text but the frame."""
-    by = [escape(post.author) if post.author else "anonymous"]
+    by = [escape(post.author) if post.author else _("anonymous")]
     if post.city:
         by.append(escape(post.city))
     by.append(escape(post.origin))
     return [
-        {"type": "section", "text": _text(f":bulb: *Insight · {escape(post.theme_name)}*")},
+        {
+            "type": "section",
+            "text": _text(":bulb: *" + _("Insight · {theme}", theme=escape(post.theme_name)) + "*"),
+        },
         *[
             {"type": "section", "text": _text(quoted(part.strip("\n")))}
             for part in _split(people_text(post.text), SECTION_TEXT_MAX // 2)
@@ -243,7 +247,7 @@ def insight_blocks(post: InsightPost) -> list[dict[str, Any]]:
 
 
 def insight_fallback(post: InsightPost) -> str:
-    return _truncate(f"Insight · {escape(post.theme_name)}: {escape(post.text)}", 300)
+    return _truncate(_("Insight · {theme}", theme=escape(post.theme_name)) + f": {escape(post.text)}", 300)
 
 
 def _split(escaped: str, limit: int) -> list[str]:

@@ -3,15 +3,21 @@
 from __future__ import annotations
 
 import dataclasses
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from shared import calendar, i18n, people, questions, registrations, replies
 from shared.commands import Invocation, handler
 from shared.errors import Refusal
+from shared.identity import Identity
 from shared.messages import Message
 
 if TYPE_CHECKING:
     from shared.app import Roundtable
+
+log = logging.getLogger(__name__)
 
 
 @handler("register")
@@ -97,3 +103,104 @@ async def mysessions(core: Roundtable, inv: Invocation) -> Message:
     async with core.db.transaction() as conn:
         mine = await registrations.mine(conn, inv.identity)
     return replies.my_sessions(core.program, mine)
+
+
+# ----- follows made by a platform's own gesture (a mark on a server's event) -----------------
+
+
+async def follow_via(core: Roundtable, identity: Identity, session_id: str, via: str) -> Message | None:
+    """Someone marked a session's event on their platform: an open session gets a follow made
+    ``via`` that gesture, with its reminders planned as by ``/register``. A session with seats
+    takes none this way (seats are asked for, and may come with questions); the person gets a
+    pointer to ``/register`` instead, unless they hold a place already.
+
+    Returns the DM to send (in the reader's language), or None when there is nothing to say.
+    A refusal (an ended or cancelled session) is logged and says nothing: nobody asked."""
+    now = core.now()
+    session = core.program.session(session_id)
+    # once it started no reminder can come: a mark then is only the platform's business
+    if session is None or session.cancelled or now >= session.starts_at:
+        log.info("a mark on %r was ignored: the session takes no follows this way now", session_id)
+        return None
+    if session.capped:
+        async with core.db.transaction() as conn:
+            account = await people.find(conn, identity)
+            held = await registrations.standing(conn, account.person_id, session.id) if account else None
+            prefs = await people.prefs(conn, identity)
+        if held is not None:
+            return None
+        with i18n.using(prefs.locale) as locale:
+            return dataclasses.replace(replies.seats_by_registration(session), zone=prefs.zone, locale=locale)
+
+    async def take(conn):
+        return await registrations.register(conn, core.program, identity, session.id, now, via=via)
+
+    try:
+        result = await core.db.run(take)
+    except Refusal as exc:
+        log.info("a mark on %r was not made a follow: %s", session_id, exc)
+        return None
+    if result.first_due is not None:
+        core.queued(result.first_due)
+    if result.already:
+        return None
+    prefs = result.prefs or people.Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+    with i18n.using(prefs.locale) as locale:
+        return dataclasses.replace(replies.followed_via(session), zone=prefs.zone, locale=locale)
+
+
+async def unfollow_via(core: Roundtable, identity: Identity, session_id: str, via: str) -> bool:
+    """The mark was taken off: the follow it made ends (its reminders are dropped); a place
+    asked for by a command stays. Returns whether a follow ended."""
+    if core.program.session(session_id) is None:
+        return False
+    now = core.now()
+
+    async def drop(conn):
+        return await registrations.cancel_via(conn, core.program, identity, session_id, now, via)
+
+    result = await core.db.run(drop)
+    if result.promoted:
+        core.queued()
+    return result.was is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Resynced:
+    added: int = 0
+    removed: int = 0
+
+
+async def resync_via(
+    core: Roundtable,
+    session_id: str,
+    platform: str,
+    workspace: str,
+    marked: Iterable[Identity],
+    via: str,
+) -> Resynced:
+    """Bring the follows made ``via`` a gesture in line with who has the mark now (read from
+    the platform after a time away): the marked without a place get a follow, the follows
+    made that way of people no longer marked end. Places asked for by a command stay.
+    Silent: the people added hear from the reminders, not from a burst of DMs at start."""
+    session = core.program.session(session_id)
+    if session is None or session.capped or session.cancelled or core.now() >= session.starts_at:
+        return Resynced()
+    marked = {i.user_id: i for i in marked if i.platform == platform and i.workspace == workspace}
+    async with core.db.transaction() as conn:
+        held = await registrations.held_by_accounts(conn, session.id, platform, workspace)
+    added = removed = 0
+    for user_id, identity in marked.items():
+        if user_id not in held and await follow_via(core, identity, session.id, via) is not None:
+            added += 1
+    now = core.now()
+    for place in held.values():
+        if place.via == via and place.user_id not in marked:
+
+            async def drop(conn, person_id=place.person_id):
+                await registrations.lock_session(conn, session.id)
+                return await registrations.cancel_person(conn, core.program, person_id, session, now)
+
+            if (await core.db.run(drop)).was is not None:
+                removed += 1
+    return Resynced(added, removed)

@@ -24,7 +24,7 @@ log = logging.getLogger(__name__)
 MIGRATIONS = Path(__file__).parent / "migrations"
 # the newest migration; a test checks it against Alembic's own head. Knowing it lets a
 # process that finds the schema current skip importing Alembic at all.
-SCHEMA_HEAD = "0004_people_prefs"
+SCHEMA_HEAD = "0005_registration_via"
 # what a database that is away, locked, full or refusing raises, whatever the backend
 FAILURES: tuple[type[BaseException], ...] = (SQLAlchemyError, OSError, ConnectionError)
 SQLITE_BUSY_TIMEOUT_MS = 30_000

@@ -115,6 +115,9 @@ registrations = Table(
     Column("confirmed_at", UTCDateTime),
     # answers to the session's questions, as JSON {question id: answer}
     Column("answers", Text),
+    # how it was made: NULL by a command (/register); a neutral word for a platform gesture
+    # ("interested": a mark on a server's event), which only that gesture undoes
+    Column("via", String(20)),
     UniqueConstraint("session_id", "person_id", name="uq_registrations_seat"),
     Index("ix_registrations_session_status", "session_id", "status", "id"),
 )

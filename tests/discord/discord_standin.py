@@ -135,6 +135,7 @@ class DiscordStandin:
         self.dm_channels: dict[str, str] = {}  # channel id -> user id
         self.held: dict[str, list[dict[str, Any]]] = {}  # channel id -> the messages it holds
         self.scheduled_events: dict[str, dict[str, Any]] = {}  # guild scheduled events by id
+        self.interested: dict[str, set[str]] = {}  # event id -> ids of the users marked "Interested"
         self.requests: list[Recorded] = []
         self.identifies: list[dict[str, Any]] = []
         self.heartbeats = 0
@@ -428,6 +429,48 @@ class DiscordStandin:
         await self.dispatch("INTERACTION_CREATE", payload)
         return sent
 
+    def add_scheduled_event(self, name: str) -> str:
+        """An event someone made by hand in the server (not one of the bot's)."""
+        event_id = self.snowflake()
+        self.scheduled_events[event_id] = {
+            "id": event_id,
+            "guild_id": self.guild_id,
+            "name": name,
+            "description": None,
+            "scheduled_start_time": datetime.now(UTC).isoformat(),
+            "scheduled_end_time": None,
+            "privacy_level": 2,
+            "entity_type": 3,
+            "entity_metadata": {"location": "somewhere"},
+            "status": 1,
+            "creator_id": self.snowflake(),
+            "channel_id": None,
+            "entity_id": None,
+            "user_count": 0,
+        }
+        return event_id
+
+    async def mark_interested(self, user: StandinUser, event_id: str, *, notify: bool = True) -> None:
+        """The user marks an event "Interested"; Discord tells the bot over the gateway (with
+        only the ids), unless ``notify`` is False (the bot was away: only the list shows it)."""
+        await self._mark(user, event_id, True, notify)
+
+    async def unmark_interested(self, user: StandinUser, event_id: str, *, notify: bool = True) -> None:
+        await self._mark(user, event_id, False, notify)
+
+    async def _mark(self, user: StandinUser, event_id: str, added: bool, notify: bool) -> None:
+        event = self.scheduled_events[event_id]  # one can only mark an event that exists
+        marked = self.interested.setdefault(event_id, set())
+        if (user.id in marked) == added:
+            return  # Discord sends nothing when nothing changed
+        (marked.add if added else marked.discard)(user.id)
+        event["user_count"] = len(marked)
+        if notify:
+            data = {"guild_scheduled_event_id": event_id, "user_id": user.id, "guild_id": self.guild_id}
+            await self.dispatch(
+                "GUILD_SCHEDULED_EVENT_USER_ADD" if added else "GUILD_SCHEDULED_EVENT_USER_REMOVE", data
+            )
+
     async def dispatch(self, event: str, data: dict[str, Any]) -> None:
         """Send a DISPATCH event to every connected bot."""
         if not self._sockets:
@@ -477,7 +520,7 @@ class DiscordStandin:
             "features": [],
             "threads": [],
             "stage_instances": [],
-            "guild_scheduled_events": [],
+            "guild_scheduled_events": list(self.scheduled_events.values()),
             "voice_states": [],
             "presences": [],
         }
@@ -531,7 +574,7 @@ class DiscordStandin:
         if limited is not None:
             status, payload, headers = limited
         else:
-            status, payload, headers = self._answer(request, path, body)
+            status, payload, headers = self._answer(request, path, body, dict(request.query))
             if status == 200 and isinstance(payload, dict) and payload.pop("_duplicate", False):
                 record.duplicate = True
         if self.dm_delay and 200 <= status < 300 and self._is_dm_post(request.method, path):
@@ -564,7 +607,9 @@ class DiscordStandin:
         body = {"message": "You are being rate limited.", "retry_after": wait, "global": True}
         return 429, body, headers
 
-    def _answer(self, request: web.Request, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _answer(
+        self, request: web.Request, path: str, body: Any, query: dict[str, str]
+    ) -> tuple[int, Any, dict[str, str]]:
         for failure in self._failures:
             if failure.times > 0 and failure.method == request.method and failure.path.fullmatch(path):
                 failure.times -= 1
@@ -572,9 +617,12 @@ class DiscordStandin:
         is_webhook = path.startswith(("/webhooks/", "/interactions/"))
         if not is_webhook and request.headers.get("Authorization") != f"Bot {self.token}":
             return 401, {"message": "401: Unauthorized", "code": 0}, {}
-        return self._route(request.method, path, body or {})
+        return self._route(request.method, path, body or {}, query)
 
-    def _route(self, method: str, path: str, body: Any) -> tuple[int, Any, dict[str, str]]:
+    def _route(
+        self, method: str, path: str, body: Any, query: dict[str, str] | None = None
+    ) -> tuple[int, Any, dict[str, str]]:
+        query = query or {}
         ok: dict[str, str] = {}
         if method == "GET" and path == "/users/@me":
             return 200, self.bot.payload(), ok
@@ -593,8 +641,16 @@ class DiscordStandin:
             if m.group(1) not in {i.token for i in self.interactions.values()}:
                 return 404, {"message": "Unknown Webhook", "code": 10015}, ok
             return 200, self._message(self.general, body), ok
+        if method == "GET" and (
+            m := re.fullmatch(rf"/guilds/{self.guild_id}/scheduled-events/(\d+)/users", path)
+        ):
+            return self._event_users(m.group(1), query)
         if m := re.fullmatch(rf"/guilds/{self.guild_id}/scheduled-events(?:/(\d+))?", path):
             return self._scheduled_event(method, m.group(1), body)
+        if method == "GET" and (m := re.fullmatch(r"/users/(\d+)", path)):
+            if m.group(1) not in self.users:
+                return 404, {"message": "Unknown User", "code": 10013}, ok
+            return 200, self.users[m.group(1)].payload(), ok
         if method == "POST" and path == "/users/@me/channels":
             user_id = str(body.get("recipient_id"))
             if user_id not in self.users:
@@ -635,6 +691,34 @@ class DiscordStandin:
             return 404, {"message": "Unknown Message", "code": 10008}, ok
         return 404, {"message": "404: Not Found", "code": 0}, ok
 
+    def _event_users(self, event_id: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        """GET …/scheduled-events/{id}/users: the users marked "Interested", by user id, at most
+        ``limit`` (1-100, default 100) after ``after`` (or the last ones before ``before``)."""
+        if event_id not in self.scheduled_events:
+            return 404, {"message": "Unknown Guild Scheduled Event", "code": 10070}, {}
+        try:
+            limit = int(query.get("limit", 100))
+        except ValueError:
+            limit = 0
+        if not 1 <= limit <= 100:
+            return 400, {"message": "Invalid Form Body", "code": 50035}, {}
+        ids = sorted(self.interested.get(event_id, set()), key=int)
+        if "before" in query:
+            ids = [i for i in ids if int(i) < int(query["before"])][-limit:]
+        else:
+            ids = [i for i in ids if int(i) > int(query.get("after", 0))][:limit]
+        with_member = query.get("with_member") in ("1", "true", "True")
+        page = []
+        for user_id in ids:
+            entry: dict[str, Any] = {
+                "guild_scheduled_event_id": event_id,
+                "user": self.users[user_id].payload(),
+            }
+            if with_member:
+                entry["member"] = {k: v for k, v in self._member(self.users[user_id]).items() if k != "user"}
+            page.append(entry)
+        return 200, page, {}
+
     def _scheduled_event(
         self, method: str, event_id: str | None, body: Any
     ) -> tuple[int, Any, dict[str, str]]:
@@ -661,6 +745,7 @@ class DiscordStandin:
             return 200, self.scheduled_events[event_id], {}
         if method == "DELETE":
             del self.scheduled_events[event_id]
+            self.interested.pop(event_id, None)
             return 204, None, {}
         return 405, {"message": "405: Method Not Allowed", "code": 0}, {}
 

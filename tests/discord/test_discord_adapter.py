@@ -376,6 +376,9 @@ async def test_bad_input_gets_a_polite_ephemeral_answer(
     assert is_ephemeral(stale) and "/help" in text_of(stale)
     broken = await standin.wait_answer(await standin.click(alice, "rt:/teleport now"))
     assert is_ephemeral(broken) and "/help" in text_of(broken)
+    alice.locale = "es-ES"  # a stale command is explained in the reader's language too
+    stale = await standin.wait_answer(await standin.slash(alice, "teleport"))
+    assert "ya no está disponible" in text_of(stale)
 
 
 async def test_commands_work_in_a_dm_with_the_bot(

@@ -7,6 +7,7 @@ import logging
 import pytest
 
 from bots.discord.adapter import DiscordAdapter
+from bots.discord.events import payload
 from shared.app import Roundtable
 from tests.discord.discord_standin import DiscordStandin
 from tests.support import discord_settings
@@ -100,3 +101,11 @@ async def test_a_cancelled_session_leaves_the_events_tab(
     assert names == [s.title for s in discord_core.program.sessions if s.id != "workshop"]
     await _restart(standin, discord_core)  # and it is not created again
     assert len(standin.scheduled_events) == len(names)
+
+
+def test_the_event_speaks_the_programs_language(discord_core: Roundtable) -> None:
+    """Everyone in the server sees one event: its words are in the program's language."""
+    workshop = discord_core.program.session("workshop")
+    assert workshop is not None
+    assert payload(workshop, "RISE")["entity_metadata"]["location"] == "Register with /register"
+    assert payload(workshop, "RISE", "fr")["entity_metadata"]["location"] == "Inscription avec /register"

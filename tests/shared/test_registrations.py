@@ -156,3 +156,35 @@ async def test_schedule_shows_free_seats_and_register_buttons(core):
     assert "1 of 2 seats free" in schedule.fields[1].value
     assert "⟦time:" in schedule.fields[0].value  # times travel as markers for each reader's zone
     assert [b.action for b in schedule.buttons] == ["/register roundtable", "/register workshop"]
+
+
+async def test_a_follow_made_by_a_gesture_is_undone_only_by_it(core):
+    ann, ben = person("ann"), person("ben")
+    followed = await core.follow_via(ann, "roundtable", "interested")
+    assert followed is not None and "You are following" in followed.text
+    assert await core.follow_via(ann, "roundtable", "interested") is None  # nothing new to say
+    await run(core, "ben", "register", session="roundtable")
+    assert await core.follow_via(ben, "roundtable", "interested") is None
+    assert not await core.unfollow_via(ben, "roundtable", "interested")  # /register's own stays
+    assert "following" in (await run(core, "ben", "mysessions")).fields[0].value
+    [export] = (await run(core, "ann", "mydata")).files  # the person can see how it was made
+    assert '"made_by": "interested"' in export.data.decode()
+    assert await core.unfollow_via(ann, "roundtable", "interested")
+    assert "no sessions yet" in (await run(core, "ann", "mysessions")).text
+
+    # a seat is never taken by a gesture: a pointer to /register instead
+    hint = await core.follow_via(ann, "workshop", "interested")
+    assert hint is not None and "/register workshop" in hint.text
+    assert "no sessions yet" in (await run(core, "ann", "mysessions")).text
+
+
+async def test_a_resync_adds_the_marked_and_ends_the_unmarked(core):
+    ann, ben = person("ann"), person("ben")
+    await core.follow_via(ann, "roundtable", "interested")
+    await run(core, "cid", "register", session="roundtable")
+    done = await core.resync_via("roundtable", "console", "local", [ben], "interested")
+    assert (done.added, done.removed) == (1, 1)
+    assert "no sessions yet" in (await run(core, "ann", "mysessions")).text
+    # ben from the list; cid's /register follow stays though cid is not in it
+    for who in ("ben", "cid"):
+        assert "following" in (await run(core, who, "mysessions")).fields[0].value

@@ -355,3 +355,14 @@ async def test_forgetme_button_erases_and_a_second_time_finds_nothing(
     assert "Done: I erased 1 account, 1 registration" in texts(done["blocks"])
     again = await slash(http_bot, standin, "/forgetme", user=ALICE)
     assert "nothing to erase" in texts(again["blocks"])
+
+
+async def test_a_form_that_would_not_open_is_explained_in_the_readers_language(
+    http_bot: SlackAdapter, standin: SlackStandIn, sqlite_core: Roundtable
+) -> None:
+    await sqlite_core.handle(
+        Invocation(Identity("slack", standin.team_id, ALICE, "alice"), "language", {"language": "fr"})
+    )
+    standin.fail("views.open", "expired_trigger_id")
+    reply = await slash(http_bot, standin, "/insight", user=ALICE)
+    assert "Je n'ai pas pu ouvrir le formulaire" in json.dumps(reply, ensure_ascii=False)
