@@ -57,6 +57,7 @@ class Interest:
         # marks, and re-syncs after a gateway session was lost, worked in arrival order
         self._queue: asyncio.Queue[Mark | None] = asyncio.Queue(QUEUE_BOUND)
         self._worker: asyncio.Task[None] | None = None
+        self._current: asyncio.Future[None] | None = None  # the mark or re-sync being worked
         self.seen = 0  # marks the gateway brought (queued or not): what tests wait on
         self._arrived = asyncio.Event()
 
@@ -109,7 +110,9 @@ class Interest:
         while True:
             mark = await self._queue.get()
             try:
-                await (self.resync() if mark is None else self.handle(mark))
+                # shielded: closing the adapter stops the queue, not a transaction half-way
+                self._current = asyncio.ensure_future(self.resync() if mark is None else self.handle(mark))
+                await asyncio.shield(self._current)
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -124,12 +127,24 @@ class Interest:
             await self._arrived.wait()
         await self._queue.join()
 
-    async def close(self) -> None:
+    async def close(self, grace: float = 2.0) -> None:
+        """Stop taking marks; the one being stored gets ``grace`` seconds to finish (marks
+        still queued are left to the next start's re-sync)."""
         if self._worker is not None:
             self._worker.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._worker
             self._worker = None
+        current, self._current = self._current, None
+        if current is not None and not current.done():
+            try:
+                await asyncio.wait_for(current, grace)
+            except (asyncio.CancelledError, TimeoutError):
+                log.warning(
+                    "Discord: an Interested mark was still being stored at shutdown; the next start re-syncs it"
+                )
+            except Exception:
+                log.exception("Discord: a scheduled event mark could not be handled")
 
     async def _session_of(self, guild_id: str, event_id: str) -> str | None:
         async with self.adapter.core.db.transaction() as conn:

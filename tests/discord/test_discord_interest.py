@@ -235,3 +235,25 @@ async def test_a_new_gateway_session_resyncs_the_marks_it_missed(
     await standin.wait_request("GET", USERS, count=2, within=10)  # the start's list, then this one's
     await asyncio.wait_for(bot.interest.idle(), 5)
     assert (await places(discord_core, "roundtable"))[late.id] == ("following", "interested")
+
+
+async def test_closing_lets_the_mark_being_stored_finish(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Shutdown stops the queue, never a mark's transaction half-way."""
+    from types import SimpleNamespace
+
+    from bots.discord.interest import Interest, Mark
+
+    started, finished = asyncio.Event(), []
+
+    async def slow_handle(mark: Mark) -> None:
+        started.set()
+        await asyncio.sleep(0.2)
+        finished.append(mark.user_id)
+
+    interest = Interest(SimpleNamespace(client=SimpleNamespace(user=None)))  # type: ignore[arg-type]
+    monkeypatch.setattr(interest, "handle", slow_handle)
+    interest.take({"guild_id": "1", "guild_scheduled_event_id": "2", "user_id": "3"}, True)
+    interest.take({"guild_id": "1", "guild_scheduled_event_id": "2", "user_id": "4"}, True)
+    await started.wait()
+    await interest.close()
+    assert finished == ["3"]  # the one being stored finished; the queued one waits for the re-sync

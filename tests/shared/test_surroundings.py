@@ -268,7 +268,10 @@ def test_run_exits_non_zero_when_the_file_vanishes(env, tmp_path):
         proc.kill()
         os.close(writer)
     assert proc.returncode not in (0, None), err
-    assert "storage unavailable" in err and "removed" in err
+    # removed while it runs: "storage unavailable: …"; on a busy machine the file may go while
+    # the bot is still starting, which ends it with the same words as a start-up failure
+    assert "was removed while the bot was running" in err, err
+    assert "Traceback" not in err, err
 
 
 def test_database_without_create_makes_no_folder(tmp_path):
