@@ -56,6 +56,14 @@ def translations(locale: str) -> gettext.NullTranslations:
     return Translations.load(str(LOCALE_DIR), [locale], DOMAIN)
 
 
+def language_name(code: str) -> str:
+    """A language's name in the reader's language, as written mid-sentence ("French",
+    "français", "francés")."""
+    from babel import Locale
+
+    return Locale.parse(current()).languages.get(code, NAMES.get(code, code))
+
+
 def current() -> str:
     return _current.get()
 

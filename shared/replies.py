@@ -684,14 +684,14 @@ def zone_unknown(typed: str, program: Program) -> Message:
 def language_now(chosen: str | None, current: str) -> Message:
     names = ", ".join(f"`{code}` ({name})" for code, name in i18n.NAMES.items())
     if chosen:
-        text = _("I write to you in {language}, as you chose.", language=i18n.NAMES[current])
+        text = _("I write to you in {language}, as you chose.", language=i18n.language_name(current))
     else:
-        text = _("I write to you in {language}, as your app asks.", language=i18n.NAMES[current])
+        text = _("I write to you in {language}, as your app asks.", language=i18n.language_name(current))
     return reply(text + " " + _("To change it: `/language <code>` with one of {names}.", names=names))
 
 
 def language_set(language: str) -> Message:
-    return reply(_("Done: I will write to you in {language}.", language=i18n.NAMES[language]))
+    return reply(_("Done: I will write to you in {language}.", language=i18n.language_name(language)))
 
 
 def language_unknown(typed: str) -> Message:

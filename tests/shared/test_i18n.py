@@ -58,7 +58,12 @@ async def test_the_platform_locale_picks_the_language_and_language_overrides_it(
     reply = await core.respond(ana, line="/mysessions")
     assert reply.text.startswith("Aún no tiene sesiones") and reply.locale == "es"
     done = await core.respond(ana, line="/language fr")
-    assert done.text == "C'est fait : je vous écrirai en Français." and done.locale == "fr"
+    # a language's name mid-sentence, in the reader's words: "français", not "Français"
+    assert done.text == "C'est fait : je vous écrirai en français." and done.locale == "fr"
+    now = await core.respond(ana, line="/language")
+    assert now.text.startswith("Je vous écris en français, comme vous l'avez choisi."), now.text
+    english = await core.respond(Identity("console", "local", "bo", "Bo"), line="/language")
+    assert english.text.startswith("I write to you in English, as your app asks."), english.text
     schedule = await core.respond(ana, line="/schedule")
     assert "ouverte à tous" in " ".join(f.value for f in schedule.fields)
     refused = await core.respond(ana, line="/language de")
