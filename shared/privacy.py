@@ -18,7 +18,7 @@ from shared import outbox, people, registrations
 from shared.identity import Identity
 from shared.program import Program
 from shared.registrations import Promotion
-from shared.store.schema import erasures, feedback, identities, insights, link_codes, sessions, tallies
+from shared.store.schema import erasures, feedback, identities, insights, link_codes, marks, sessions, tallies
 from shared.store.schema import outbox as outbox_table
 from shared.store.schema import people as people_table
 from shared.store.schema import registrations as registrations_table
@@ -159,6 +159,7 @@ async def forget(
         await tally(conn, f"rating:{rating}", session_id, 1)
     rated = (await conn.execute(delete(feedback).where(feedback.c.person_id == person_id))).rowcount or 0
     await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(identity_ids)))
+    await conn.execute(delete(marks).where(marks.c.identity_id.in_(identity_ids)))
     await conn.execute(delete(identities).where(identities.c.id.in_(identity_ids)))
     await conn.execute(delete(people_table).where(people_table.c.id == person_id))
 
@@ -257,6 +258,11 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
     rated = (
         await conn.execute(select(feedback).where(feedback.c.person_id == person_id).order_by(feedback.c.id))
     ).fetchall()
+    marked = (
+        await conn.execute(
+            select(marks).where(marks.c.identity_id.in_(identity_ids)).order_by(marks.c.created_at)
+        )
+    ).fetchall()
     return {
         "feedback": [
             {"session": f.session_id, "rating": f.rating, "lesson": f.text, "at": _iso(f.created_at)}
@@ -274,6 +280,8 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
             for a in accounts
         ],
         "registrations": registered,
+        # platform gestures the bot acted on ("interested": a mark on a session's event)
+        "marks": [{"session": m.session_id, "kind": m.via, "at": _iso(m.created_at)} for m in marked],
         "insights": [
             {
                 "theme": i.theme_id,
@@ -346,6 +354,7 @@ async def purge(conn: AsyncConnection, now: datetime, days: int) -> Purged:
             )
         ).rowcount or 0
         await conn.execute(delete(registrations_table).where(registrations_table.c.session_id == session_id))
+        await conn.execute(delete(marks).where(marks.c.session_id == session_id))
         ratings = await conn.execute(
             select(feedback.c.rating, func.count())
             .where(feedback.c.session_id == session_id)
@@ -375,6 +384,7 @@ async def purge(conn: AsyncConnection, now: datetime, days: int) -> Purged:
         mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(ids))
         messages += (await conn.execute(delete(outbox_table).where(mine))).rowcount or 0
         await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(ids)))
+        await conn.execute(delete(marks).where(marks.c.identity_id.in_(ids)))
         await conn.execute(delete(identities).where(identities.c.person_id == person_id))
         await conn.execute(delete(people_table).where(people_table.c.id == person_id))
         gone += 1

@@ -8,7 +8,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from shared import calendar, i18n, people, questions, registrations, replies
+from shared import calendar, i18n, marks, people, questions, registrations, replies
 from shared.commands import Invocation, handler
 from shared.errors import Refusal
 from shared.identity import Identity
@@ -133,7 +133,11 @@ async def follow_via(core: Roundtable, identity: Identity, session_id: str, via:
             return dataclasses.replace(replies.seats_by_registration(session), zone=prefs.zone, locale=locale)
 
     async def take(conn):
-        return await registrations.register(conn, core.program, identity, session.id, now, via=via)
+        result = await registrations.register(conn, core.program, identity, session.id, now, via=via)
+        account = await people.find(conn, identity)
+        if account is not None:  # acted on: a re-sync leaves this mark alone from now on
+            await marks.remember(conn, account.identity_id, session.id, via, now)
+        return result
 
     try:
         result = await core.db.run(take)
@@ -157,6 +161,9 @@ async def unfollow_via(core: Roundtable, identity: Identity, session_id: str, vi
     now = core.now()
 
     async def drop(conn):
+        account = await people.find(conn, identity)
+        if account is not None:
+            await marks.forget(conn, account.identity_id, session_id, via)
         return await registrations.cancel_via(conn, core.program, identity, session_id, now, via)
 
     result = await core.db.run(drop)
@@ -189,18 +196,26 @@ async def resync_via(
     marked = {i.user_id: i for i in marked if i.platform == platform and i.workspace == workspace}
     async with core.db.transaction() as conn:
         held = await registrations.held_by_accounts(conn, session.id, platform, workspace)
+        acted = await marks.known(conn, session.id, platform, workspace, via)
     added = removed = 0
     for user_id, identity in marked.items():
-        if user_id not in held and await follow_via(core, identity, session.id, via) is not None:
+        # a mark acted on before stays acted on: a follow given back by command stays given back
+        if user_id not in acted and await follow_via(core, identity, session.id, via) is not None:
             added += 1
     now = core.now()
-    for place in held.values():
-        if place.via == via and place.user_id not in marked:
+    made_by_marks = {p.user_id: p for p in held.values() if p.via == via}
+    for user_id in (set(acted) | set(made_by_marks)) - set(marked):
+        place = made_by_marks.get(user_id)
 
-            async def drop(conn, person_id=place.person_id):
-                await registrations.lock_session(conn, session.id)
-                return await registrations.cancel_person(conn, core.program, person_id, session, now)
+        async def drop(conn, identity_id=acted.get(user_id), place=place):
+            if identity_id is not None:
+                await marks.forget(conn, identity_id, session.id, via)
+            if place is None:
+                return None
+            await registrations.lock_session(conn, session.id)
+            return await registrations.cancel_person(conn, core.program, place.person_id, session, now)
 
-            if (await core.db.run(drop)).was is not None:
-                removed += 1
+        ended = await core.db.run(drop)
+        if ended is not None and ended.was is not None:
+            removed += 1
     return Resynced(added, removed)

@@ -187,6 +187,17 @@ link_codes = Table(
     Column("expires_at", UTCDateTime, nullable=False),
 )
 
+# The platform gestures acted on (a mark of "Interested" on a session's event): a re-sync
+# compares a platform's marks with these, so a follow given back by command stays given back
+marks = Table(
+    "marks",
+    metadata,
+    Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True),
+    Column("session_id", String(50), ForeignKey("sessions.id"), primary_key=True),
+    Column("via", String(20), primary_key=True),
+    Column("created_at", UTCDateTime, nullable=False),
+)
+
 # Counts that outlive the rows they count: what erasure and retention removed, by kind
 # ("insights" by theme, "confirmed"/"waitlisted"/"following" by session), naming nobody.
 tallies = Table(

@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from bots.discord.adapter import DiscordAdapter
+from shared import people, privacy
 from shared.app import Roundtable
 from shared.store.schema import identities, outbox, registrations
 from tests.discord.discord_standin import DiscordStandin, StandinUser
@@ -172,6 +173,39 @@ async def test_start_resyncs_marks_made_while_away(standin: DiscordStandin, disc
             ).scalar_one()
         assert name == "N0"  # the list carries the names
         assert all(standin.dm_bodies(u) == [] for u in newcomers)  # silent: reminders will come
+    finally:
+        await adapter.close()
+
+
+async def test_a_follow_given_back_by_command_stays_given_back_across_a_restart(
+    standin: DiscordStandin, discord_core: Roundtable
+) -> None:
+    """Keeping the mark but typing /unregister is a choice: the next start's re-sync respects it;
+    taking the mark off and putting it back while away is a new mark, and follows again."""
+    adapter = await start(standin, discord_core)
+    event = event_of(standin, discord_core, "roundtable")
+    dana, eli = standin.add_user("dana"), standin.add_user("eli")
+    for user in (dana, eli):
+        await standin.mark_interested(user, event)
+    await settled(adapter, 2)
+    for user in (dana, eli):
+        await standin.wait_answer(await standin.slash(user, "unregister", session="roundtable"))
+    assert await places(discord_core, "roundtable") == {}
+    await adapter.close()
+
+    # while away: eli takes the mark off and puts it back; dana keeps hers
+    await standin.unmark_interested(eli, event, notify=False)
+    adapter = await start(standin, discord_core)
+    await adapter.close()
+    await standin.mark_interested(eli, event, notify=False)
+    adapter = await start(standin, discord_core)
+    try:
+        assert await places(discord_core, "roundtable") == {eli.id: ("following", "interested")}
+        async with discord_core.db.transaction() as conn:
+            account = await people.find(conn, adapter.identity_of(dana.id, "Dana"))
+            assert account is not None
+            kept = await privacy.export(conn, account.person_id)
+        assert [(m["session"], m["kind"]) for m in kept["marks"]] == [("roundtable", "interested")]
     finally:
         await adapter.close()
 
