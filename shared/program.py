@@ -6,6 +6,7 @@ import itertools
 import re
 import tomllib
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -102,7 +103,13 @@ class Reminders(_Strict):
 
     @property
     def offsets(self) -> list[timedelta]:
-        return sorted((parse_duration(v) for v in self.before), reverse=True)
+        # read on every registration and reply: parsed once per distinct list
+        return list(_offsets(tuple(self.before)))
+
+
+@cache
+def _offsets(before: tuple[str, ...]) -> tuple[timedelta, ...]:
+    return tuple(sorted((parse_duration(v) for v in before), reverse=True))
 
 
 class Question(_Strict):
