@@ -9,8 +9,9 @@ import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager, suppress
+from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy import event, text
 from sqlalchemy.engine import Connection, make_url
@@ -31,6 +32,9 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+# group commit: at most this many callers' work in one transaction (a launch burst is worked
+# by a pool of 8, so a group is rarely larger; the bound keeps one group's locks short)
+GROUP_LIMIT = 64
 # PostgreSQL connections: how long to keep trying when the server is full or away
 CONNECT_PATIENCE_S = 30.0
 # SQLSTATEs worth another try: too many connections, cannot connect now (starting up)
@@ -166,6 +170,10 @@ class Database:
                     self._identity = _file_identity(self.file)
             event.listen(self.engine.sync_engine, "connect", _sqlite_connect)
             event.listen(self.engine.sync_engine, "begin", _sqlite_begin)
+        # group commit (see grouped): whether a grouped transaction is under way, and who waits
+        self._grouping = False
+        self._waiting: list[_Unit] = []
+        self._committer: asyncio.Task[None] | None = None
         # the PostgreSQL backends of this engine: what they NOTIFY, this process already knows
         self.backend_pids: set[int] = set()
         if self.dialect == "postgresql":
@@ -243,6 +251,74 @@ class Database:
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)
 
+    async def grouped(self, work: Callable[[AsyncConnection], Awaitable[T]]) -> T:
+        """``work`` as :meth:`run` does it, but sharing its transaction (group commit) with the
+        grouped work that arrives while another transaction of this kind is under way.
+
+        The first caller runs alone, at once. Callers that arrive while it runs wait, and then
+        run together in the next transaction, one SAVEPOINT each: each gets its own result
+        or its own exception (a refusal rolls back that caller's statements only). A database
+        error anywhere in the group, or a failed commit, rolls the whole group back, and
+        then each caller's work runs again alone, in its own transaction, so that every
+        caller gets its own answer and nothing is stored half-way. Like :meth:`run`, only
+        for work whose every effect is in the database: results are handed out after the
+        commit, so nothing is announced before it is stored."""
+        if self._grouping:
+            unit: _Unit = _Unit(work, asyncio.get_running_loop().create_future())
+            self._waiting.append(unit)
+            return await unit.future
+        self._grouping = True
+        try:
+            return await self.run(work)
+        finally:
+            if self._waiting:
+                # those who came meanwhile: committed together by a task of their own, so
+                # that this caller's answer does not wait for theirs
+                self._committer = asyncio.get_running_loop().create_task(self._commit_waiting())
+            else:
+                self._grouping = False
+
+    async def _commit_waiting(self) -> None:
+        try:
+            while self._waiting:
+                group = [u for u in self._waiting[:GROUP_LIMIT] if not u.future.done()]
+                del self._waiting[:GROUP_LIMIT]
+                if group:
+                    await self._commit_group(group)
+        finally:
+            for unit in self._waiting:  # only when cancelled (the process stops)
+                _settle(unit, error=StorageError("the database was closed before this was stored"))
+            self._waiting.clear()
+            self._grouping = False
+            self._committer = None
+
+    async def _commit_group(self, group: list[_Unit]) -> None:
+        try:
+            if len(group) == 1:
+                await _settle_with(group[0], self.run(group[0].work))
+                return
+            outcomes: list[tuple[object, BaseException | None]] = []
+            try:
+                async with self.transaction() as conn:
+                    for unit in group:
+                        try:
+                            async with conn.begin_nested():
+                                outcomes.append((await unit.work(conn), None))
+                        except FAILURES:
+                            raise  # the database's trouble, not this caller's: all again, alone
+                        except Exception as exc:  # this caller's refusal; its savepoint is undone
+                            outcomes.append((None, exc))
+            except Exception as exc:
+                log.info("a group of %d registrations failed (%s); each runs alone", len(group), exc)
+                for unit in group:
+                    await _settle_with(unit, self.run(unit.work))
+                return
+            for unit, (value, error) in zip(group, outcomes, strict=True):
+                _settle(unit, value, error)
+        finally:
+            for unit in group:  # cancelled half-way: no caller waits for ever
+                _settle(unit, error=StorageError("the database was closed before this was stored"))
+
     async def upgrade(self) -> None:
         """Create or upgrade the schema to the newest migration."""
         async with self.engine.begin() as conn:
@@ -271,7 +347,35 @@ class Database:
         return current, head or ""
 
     async def close(self) -> None:
+        if self._committer is not None:  # the grouped work already accepted is stored first
+            await asyncio.gather(self._committer, return_exceptions=True)
         await self.engine.dispose()
+
+
+@dataclass(slots=True)
+class _Unit:
+    """One caller's work waiting for the next grouped transaction, and where its answer goes."""
+
+    work: Callable[[AsyncConnection], Awaitable[Any]]
+    future: asyncio.Future[Any]
+
+
+def _settle(unit: _Unit, value: object = None, error: BaseException | None = None) -> None:
+    if unit.future.done():  # answered already, or its caller gave up waiting
+        return
+    if error is not None:
+        unit.future.set_exception(error)
+    else:
+        unit.future.set_result(value)
+
+
+async def _settle_with(unit: _Unit, outcome: Awaitable[Any]) -> None:
+    try:
+        value = await outcome
+    except Exception as exc:
+        _settle(unit, error=exc)
+    else:
+        _settle(unit, value)
 
 
 def _config(connection: Connection | None):
