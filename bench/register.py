@@ -1,17 +1,37 @@
-"""Registrations per second through the core, beside raw aiosqlite doing the same work.
+"""Registrations per second through the core, beside raw drivers doing the same work.
 
 The core: ``core.register`` for N different people into the 30-seat workshop (so most go
-to the waitlist, as in a launch burst), one transaction each, on a fresh SQLite file.
-The baseline: raw aiosqlite, one ``BEGIN IMMEDIATE`` transaction per registration that
-inserts the person and their identity, counts the confirmed seats and inserts the seat or
-waitlist place, with the project's pragmas (WAL, synchronous=NORMAL). Both run in the same
-process, one after the other, so that the ratio holds however busy the machine is.
+to the waitlist, as in a launch burst), on a fresh SQLite file (or the PostgreSQL database
+of ``--database-url``). Two ways of sending them:
+
+- **sequential**: one after another, so each is its own transaction (no group commit can
+  happen): ``register_per_s``;
+- **burst**: all N launched at once and worked by a pool of C tasks, as the WorkQueue
+  behind the adapters does (C = 8, its default, and 32): registrations that arrive while
+  one is being stored share the next transaction (group commit): ``register_burst_per_s``.
+
+The baselines, always one transaction per registration (``BEGIN IMMEDIATE`` on SQLite),
+with the project's pragmas (WAL, synchronous=NORMAL):
+
+- ``register_raw_per_s``: raw aiosqlite, the **same statements** as the core (look the
+  identity up, person, identity, the place with the seat count folded in, three reminders,
+  the waitlist position);
+- ``register_raw_minimal_per_s``: raw aiosqlite, the **minimal** work (person, identity,
+  place only): the stricter ceiling, since it does less than a registration needs;
+- in a burst the raw C tasks share one connection and take turns per transaction (an
+  ``asyncio.Lock``, as the core's own writer lock does): SQLite has one writer at a time,
+  and separate connections would only wait in SQLite's sleeping busy handler.
+
+All run in the same process, one after the other, so that the ratios hold however busy
+the machine is.
 """
 
 from __future__ import annotations
 
+import asyncio
 import tempfile
 import time
+from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,77 +63,106 @@ CREATE TABLE outbox (
 """
 
 
-async def core_rate(people: int, url: str | None, tmp: Path) -> float:
+async def core_rate(people: int, url: str | None, tmp: Path, *, concurrency: int = 1) -> float:
+    """``core.register`` for ``people`` newcomers; ``concurrency`` > 1: launched at once and
+    worked by that many tasks (group commit)."""
     program = load_program()
     workshop = program.session("workshop")
     assert workshop is not None
     clock = FakeClock(workshop.starts_at - timedelta(days=3))
-    url = url or f"sqlite:///{tmp / 'core.db'}"
+    url = url or f"sqlite:///{tmp / f'core{concurrency}.db'}"
     core = await Roundtable.open(Settings(_env_file=None, database_url=url), program=program, clock=clock)
+
+    async def one(i: int) -> None:
+        reply = await core.register(Identity("console", "local", f"p{i}", f"P{i}"), "workshop")
+        assert reply.ok, reply.text
+
     try:
         started = time.perf_counter()
-        for i in range(people):
-            await core.register(Identity("console", "local", f"p{i}", f"P{i}"), "workshop")
+        await _work(people, concurrency, one)
         return people / (time.perf_counter() - started)
     finally:
         await core.close()
 
 
-async def raw_rate(people: int, tmp: Path, capacity: int = 30, *, same_work: bool = True) -> float:
+async def _work(people: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> None:
+    """``one(i)`` for every i, by ``concurrency`` tasks taking the next number as they free up."""
+    numbers = iter(range(people))
+
+    async def worker() -> None:
+        for i in numbers:
+            await one(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def raw_rate(
+    people: int, tmp: Path, capacity: int = 30, *, same_work: bool = True, concurrency: int = 1
+) -> float:
     """Raw aiosqlite, one ``BEGIN IMMEDIATE`` transaction per registration.
 
     ``same_work``: what the core does for a newcomer — look the identity up (a miss), insert
     the person and the identity, the place with the seat count folded in, the three
     reminders, and the waitlist position when waitlisted. Without it: only the person, the
-    identity and the place (the lighter baseline the first issue-9 figures used)."""
-    name = "raw.db" if same_work else "raw_minimal.db"
+    identity and the place (the lighter baseline the first issue-9 figures used).
+    ``concurrency``: that many tasks share the connection, one transaction at a time."""
+    name = f"raw{concurrency}.db" if same_work else f"raw_minimal{concurrency}.db"
     async with aiosqlite.connect(tmp / name, isolation_level=None) as db:
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
             await db.execute(f"PRAGMA {pragma}")
         await db.executescript(RAW_SCHEMA)
+        turn = asyncio.Lock()
+
+        async def one(i: int) -> None:
+            async with turn:
+                await _raw_registration(db, i, capacity, same_work)
+
         started = time.perf_counter()
-        for i in range(people):
-            now = time.time()
-            await db.execute("BEGIN IMMEDIATE")
-            if same_work:
-                cur = await db.execute(
-                    "SELECT id, person_id, display_name FROM identities"
-                    " WHERE platform = 'console' AND workspace = 'local' AND user_id = ?",
-                    (f"p{i}",),
-                )
-                assert await cur.fetchone() is None
-            cur = await db.execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (f"P{i}", now))
-            person = cur.lastrowid
-            cur = await db.execute(
-                "INSERT INTO identities (person_id, platform, workspace, user_id, display_name)"
-                " VALUES (?, 'console', 'local', ?, ?)",
-                (person, f"p{i}", f"P{i}"),
-            )
-            identity = cur.lastrowid
-            cur = await db.execute(
-                "INSERT INTO registrations (session_id, person_id, identity_id, status, created_at)"
-                " SELECT 'workshop', ?, ?, CASE WHEN count(*) < ? THEN 'confirmed' ELSE 'waitlisted' END, ?"
-                " FROM registrations WHERE session_id = 'workshop' AND status = 'confirmed'"
-                " RETURNING id, status",
-                (person, identity, capacity, now),
-            )
-            registration, status = await cur.fetchone()
-            if same_work:
-                await db.executemany(
-                    "INSERT INTO outbox (kind, session_id, person_id, identity_id, platform, workspace,"
-                    " recipient, offset_seconds, due_at, state, attempts, created_at)"
-                    " VALUES ('reminder', 'workshop', ?, ?, 'console', 'local', ?, ?, ?, 'pending', 0, ?)",
-                    [(person, identity, f"p{i}", o, now + 86400 * 3 - o, now) for o in (86400, 3600, 600)],
-                )
-                if status == "waitlisted":
-                    cur = await db.execute(
-                        "SELECT count(*) FROM registrations"
-                        " WHERE session_id = 'workshop' AND status = 'waitlisted' AND id < ?",
-                        (registration,),
-                    )
-                    await cur.fetchone()
-            await db.execute("COMMIT")
+        await _work(people, concurrency, one)
         return people / (time.perf_counter() - started)
+
+
+async def _raw_registration(db: aiosqlite.Connection, i: int, capacity: int, same_work: bool) -> None:
+    now = time.time()
+    await db.execute("BEGIN IMMEDIATE")
+    if same_work:
+        cur = await db.execute(
+            "SELECT id, person_id, display_name FROM identities"
+            " WHERE platform = 'console' AND workspace = 'local' AND user_id = ?",
+            (f"p{i}",),
+        )
+        assert await cur.fetchone() is None
+    cur = await db.execute("INSERT INTO people (name, created_at) VALUES (?, ?)", (f"P{i}", now))
+    person = cur.lastrowid
+    cur = await db.execute(
+        "INSERT INTO identities (person_id, platform, workspace, user_id, display_name)"
+        " VALUES (?, 'console', 'local', ?, ?)",
+        (person, f"p{i}", f"P{i}"),
+    )
+    identity = cur.lastrowid
+    cur = await db.execute(
+        "INSERT INTO registrations (session_id, person_id, identity_id, status, created_at)"
+        " SELECT 'workshop', ?, ?, CASE WHEN count(*) < ? THEN 'confirmed' ELSE 'waitlisted' END, ?"
+        " FROM registrations WHERE session_id = 'workshop' AND status = 'confirmed'"
+        " RETURNING id, status",
+        (person, identity, capacity, now),
+    )
+    registration, status = await cur.fetchone()
+    if same_work:
+        await db.executemany(
+            "INSERT INTO outbox (kind, session_id, person_id, identity_id, platform, workspace,"
+            " recipient, offset_seconds, due_at, state, attempts, created_at)"
+            " VALUES ('reminder', 'workshop', ?, ?, 'console', 'local', ?, ?, ?, 'pending', 0, ?)",
+            [(person, identity, f"p{i}", o, now + 86400 * 3 - o, now) for o in (86400, 3600, 600)],
+        )
+        if status == "waitlisted":
+            cur = await db.execute(
+                "SELECT count(*) FROM registrations"
+                " WHERE session_id = 'workshop' AND status = 'waitlisted' AND id < ?",
+                (registration,),
+            )
+            await cur.fetchone()
+    await db.execute("COMMIT")
 
 
 RAW_PG_SCHEMA = """
@@ -137,66 +186,101 @@ INSERT INTO sessions VALUES ('workshop');
 """
 
 
-async def raw_pg_rate(people: int, url: str, capacity: int = 30) -> float:
+async def raw_pg_rate(people: int, url: str, capacity: int = 30, *, concurrency: int = 1) -> float:
     """Raw asyncpg, one transaction per registration: the session's row locked (as the core
     does on PostgreSQL), person, identity, and the seat or waitlist place with the count
-    folded in; in temporary tables, so the core's schema is untouched."""
-    from datetime import UTC, datetime
-
+    folded in, three reminders, the waitlist position; in temporary tables, so the core's
+    schema is untouched. ``concurrency``: that many connections at once (temporary tables are
+    per connection, so then in a schema of their own, dropped after)."""
     import asyncpg
 
-    db = await asyncpg.connect(url)
+    schema = RAW_PG_SCHEMA
+    prefix = ""
+    if concurrency > 1:
+        prefix = "bench_raw_register."
+        schema = (
+            "DROP SCHEMA IF EXISTS bench_raw_register CASCADE; CREATE SCHEMA bench_raw_register;"
+            + RAW_PG_SCHEMA.replace("CREATE TEMPORARY TABLE ", "CREATE TABLE " + prefix)
+            .replace("ON registrations", "ON " + prefix + "registrations")
+            .replace("REFERENCES ", "REFERENCES " + prefix)
+            .replace("INSERT INTO sessions", "INSERT INTO " + prefix + "sessions")
+        )
+    first = await asyncpg.connect(url)
+    others = [await asyncpg.connect(url) for _ in range(concurrency - 1)]
+    pool = asyncio.Queue[asyncpg.Connection]()
+    for conn in (first, *others):
+        await conn.execute(f"SET search_path = {prefix.rstrip('.') or 'pg_temp'}, public")
+        pool.put_nowait(conn)
     try:
-        await db.execute(RAW_PG_SCHEMA)
+        await first.execute(schema)
+
+        async def one(i: int) -> None:
+            db = await pool.get()
+            try:
+                await _raw_pg_registration(db, i, capacity)
+            finally:
+                pool.put_nowait(db)
+
         started = time.perf_counter()
-        for i in range(people):
-            now = datetime.now(UTC)
-            async with db.transaction():
-                found = await db.fetchrow(
-                    "SELECT id, person_id, display_name FROM identities"
-                    " WHERE platform = 'console' AND workspace = 'local' AND user_id = $1",
-                    f"p{i}",
-                )
-                assert found is None
-                await db.execute("SELECT id FROM sessions WHERE id = 'workshop' FOR UPDATE")
-                person = await db.fetchval(
-                    "INSERT INTO people (name, created_at) VALUES ($1, $2) RETURNING id", f"P{i}", now
-                )
-                identity = await db.fetchval(
-                    "INSERT INTO identities (person_id, platform, workspace, user_id, display_name)"
-                    " VALUES ($1, 'console', 'local', $2, $3) RETURNING id",
-                    person,
-                    f"p{i}",
-                    f"P{i}",
-                )
-                registration, status = await db.fetchrow(
-                    "INSERT INTO registrations (session_id, person_id, identity_id, status, created_at)"
-                    " SELECT 'workshop', $1, $2, CASE WHEN count(*) < $3 THEN 'confirmed' ELSE 'waitlisted' END, $4"
-                    " FROM registrations WHERE session_id = 'workshop' AND status = 'confirmed'"
-                    " RETURNING id, status",
-                    person,
-                    identity,
-                    capacity,
-                    now,
-                )
-                await db.executemany(
-                    "INSERT INTO outbox (kind, session_id, person_id, identity_id, platform, workspace,"
-                    " recipient, offset_seconds, due_at, state, attempts, created_at)"
-                    " VALUES ('reminder', 'workshop', $1, $2, 'console', 'local', $3, $4, $5, 'pending', 0, $6)",
-                    [
-                        (person, identity, f"p{i}", o, now + timedelta(days=3, seconds=-o), now)
-                        for o in (86400, 3600, 600)
-                    ],
-                )
-                if status == "waitlisted":
-                    await db.fetchval(
-                        "SELECT count(*) FROM registrations"
-                        " WHERE session_id = 'workshop' AND status = 'waitlisted' AND id < $1",
-                        registration,
-                    )
+        await _work(people, concurrency, one)
         return people / (time.perf_counter() - started)
     finally:
-        await db.close()
+        if concurrency > 1:
+            await first.execute("DROP SCHEMA IF EXISTS bench_raw_register CASCADE")
+        for conn in (first, *others):
+            await conn.close()
+
+
+async def _raw_pg_registration(db, i: int, capacity: int) -> None:
+    from datetime import UTC, datetime
+
+    now = datetime.now(UTC)
+    async with db.transaction():
+        found = await db.fetchrow(
+            "SELECT id, person_id, display_name FROM identities"
+            " WHERE platform = 'console' AND workspace = 'local' AND user_id = $1",
+            f"p{i}",
+        )
+        assert found is None
+        await db.execute("SELECT id FROM sessions WHERE id = 'workshop' FOR UPDATE")
+        person = await db.fetchval(
+            "INSERT INTO people (name, created_at) VALUES ($1, $2) RETURNING id", f"P{i}", now
+        )
+        identity = await db.fetchval(
+            "INSERT INTO identities (person_id, platform, workspace, user_id, display_name)"
+            " VALUES ($1, 'console', 'local', $2, $3) RETURNING id",
+            person,
+            f"p{i}",
+            f"P{i}",
+        )
+        registration, status = await db.fetchrow(
+            "INSERT INTO registrations (session_id, person_id, identity_id, status, created_at)"
+            " SELECT 'workshop', $1, $2, CASE WHEN count(*) < $3 THEN 'confirmed' ELSE 'waitlisted' END, $4"
+            " FROM registrations WHERE session_id = 'workshop' AND status = 'confirmed'"
+            " RETURNING id, status",
+            person,
+            identity,
+            capacity,
+            now,
+        )
+        await db.executemany(
+            "INSERT INTO outbox (kind, session_id, person_id, identity_id, platform, workspace,"
+            " recipient, offset_seconds, due_at, state, attempts, created_at)"
+            " VALUES ('reminder', 'workshop', $1, $2, 'console', 'local', $3, $4, $5, 'pending', 0, $6)",
+            [
+                (person, identity, f"p{i}", o, now + timedelta(days=3, seconds=-o), now)
+                for o in (86400, 3600, 600)
+            ],
+        )
+        if status == "waitlisted":
+            await db.fetchval(
+                "SELECT count(*) FROM registrations"
+                " WHERE session_id = 'workshop' AND status = 'waitlisted' AND id < $1",
+                registration,
+            )
+
+
+BURSTS = (8, 32)  # the WorkQueue's default pool, and a larger one
 
 
 async def measure(options: Options) -> list[Figure]:
@@ -211,28 +295,68 @@ async def measure(options: Options) -> list[Figure]:
         figures.append(
             Figure(
                 f"register_per_s{suffix}",
-                f"register, core, SQLite, {people:,} people",
+                f"register, core, SQLite, {people:,} people one after another",
                 core,
                 "/s",
                 baseline=raw,
                 baseline_key=f"register_raw_per_s{suffix}",
-                note="raw: aiosqlite, one transaction per registration, the same statements",
-                extra={f"register_raw_minimal_per_s{suffix}": raw_minimal},
+                note=f"raw: aiosqlite, one transaction per registration, the same statements; "
+                f"minimal (person, identity, place): {raw_minimal:,.0f}/s = {core / raw_minimal:.2f}×",
+                extra={f"register_raw_minimal_per_s{suffix}": round(raw_minimal, 3)},
+            )
+        )
+    people = sizes[0]
+    for concurrency in BURSTS:
+        with tempfile.TemporaryDirectory() as tmp:
+            raw = await raw_rate(people, Path(tmp), concurrency=concurrency)
+            core = await core_rate(people, None, Path(tmp), concurrency=concurrency)
+            raw_minimal = await raw_rate(people, Path(tmp), same_work=False, concurrency=concurrency)
+        suffix = "" if concurrency == BURSTS[0] else f"_{concurrency}"
+        figures.append(
+            Figure(
+                f"register_burst_per_s{suffix}",
+                f"register, core, SQLite, {people:,} at once, {concurrency} workers (group commit)",
+                core,
+                "/s",
+                baseline=raw,
+                baseline_key=f"register_burst_raw_per_s{suffix}",
+                note=f"raw: aiosqlite, one transaction per registration, same statements, {concurrency} "
+                f"tasks; minimal: {raw_minimal:,.0f}/s = {core / raw_minimal:.2f}×",
+                extra={f"register_burst_raw_minimal_per_s{suffix}": round(raw_minimal, 3)},
             )
         )
     if options.database_url:
+        from tests.support import reset_postgres
+
+        await reset_postgres(options.database_url)  # newcomers, as on SQLite's fresh file
         with tempfile.TemporaryDirectory() as tmp:
-            raw_pg = await raw_pg_rate(sizes[0], options.database_url)
-            pg = await core_rate(sizes[0], options.database_url, Path(tmp))
+            raw_pg = await raw_pg_rate(people, options.database_url)
+            pg = await core_rate(people, options.database_url, Path(tmp))
         figures.append(
             Figure(
                 "register_pg_per_s",
-                f"register, core, PostgreSQL, {sizes[0]:,} people",
+                f"register, core, PostgreSQL, {people:,} people one after another",
                 pg,
                 "/s",
                 baseline=raw_pg,
                 baseline_key="register_pg_raw_per_s",
-                note="raw: asyncpg, one transaction per registration",
+                note="raw: asyncpg, one transaction per registration, the same statements",
+            )
+        )
+        concurrency = BURSTS[0]
+        await reset_postgres(options.database_url)
+        with tempfile.TemporaryDirectory() as tmp:
+            raw_pg = await raw_pg_rate(people, options.database_url, concurrency=concurrency)
+            pg = await core_rate(people, options.database_url, Path(tmp), concurrency=concurrency)
+        figures.append(
+            Figure(
+                "register_pg_burst_per_s",
+                f"register, core, PostgreSQL, {people:,} at once, {concurrency} workers (group commit)",
+                pg,
+                "/s",
+                baseline=raw_pg,
+                baseline_key="register_pg_burst_raw_per_s",
+                note=f"raw: asyncpg, one transaction per registration, {concurrency} connections at once",
             )
         )
     return figures
