@@ -19,6 +19,7 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import StorageError
+from shared.store import prepared
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -302,7 +303,7 @@ class Database:
                 async with self.transaction() as conn:
                     for unit in group:
                         try:
-                            async with conn.begin_nested():
+                            async with prepared.savepoint(conn):
                                 outcomes.append((await unit.work(conn), None))
                         except FAILURES:
                             raise  # the database's trouble, not this caller's: all again, alone
@@ -401,16 +402,20 @@ def _create_private(file: Path) -> None:
 
 
 def _file_problem(file: Path, identity: tuple[int, int] | None) -> str | None:
+    # checked before and after every write transaction: plain strings and one syscall a
+    # file in the usual case (access first; exists only for a file that fails it)
+    name = os.fspath(file)
     try:
-        now = _file_identity(file)
+        info = os.stat(name)
+        now = info.st_dev, info.st_ino
     except FileNotFoundError:
         return f"the database file {file} was removed while the bot was running" if identity else None
     except OSError as exc:
         return f"the database file {file} cannot be reached: {exc.strerror or exc}"
     if identity is not None and now != identity:
         return f"the database file {file} was replaced by another file while the bot was running"
-    for extra in (file, file.with_name(file.name + "-wal"), file.with_name(file.name + "-shm")):
-        if extra.exists() and not os.access(extra, os.W_OK):
+    for extra in (name, name + "-wal", name + "-shm"):
+        if not os.access(extra, os.W_OK) and os.path.exists(extra):
             return f"{extra} cannot be written (check its owner and permissions)"
     return None
 
