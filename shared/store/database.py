@@ -154,6 +154,8 @@ class Database:
         self.engine: AsyncEngine = create_async_engine(self.url, echo=echo, **options)
         self.dialect = self.engine.dialect.name
         self._local_writer: asyncio.Lock | None = None
+        self._writer: AsyncConnection | None = None  # SQLite: the writer's connection, kept
+        self._writer_pool: object = None  # the pool it came from
         # the SQLite file and the (device, inode) it had when opened: a file removed or replaced
         # while the bot runs must stop it, not swallow what people are told is stored
         self.file: Path | None = None
@@ -220,9 +222,26 @@ class Database:
                 yield conn
             return
         # SQLite takes one writer at a time; queueing here is fairer and far faster than
-        # letting this process's own connections wait in SQLite's sleeping busy handler
-        async with self._local_writer, self.engine.begin() as conn:
-            yield conn
+        # letting this process's own connections wait in SQLite's sleeping busy handler.
+        # The writer keeps its connection between transactions: a pool checkout and return
+        # cost as much as a registration's statements. After any failure it is given back
+        # (the pool resets it) and the next transaction takes a fresh one.
+        async with self._local_writer:
+            conn = self._writer
+            if conn is None or conn.closed or conn.invalidated or self._writer_pool is not self.engine.pool:
+                if conn is not None:  # from a pool disposed of since: a fresh connection
+                    with suppress(Exception):
+                        await conn.close()
+                conn = self._writer = await self.engine.connect()
+                self._writer_pool = self.engine.pool
+            try:
+                async with conn.begin():
+                    yield conn
+            except BaseException:
+                self._writer = None
+                with suppress(Exception):
+                    await conn.close()
+                raise
 
     async def run(
         self, work: Callable[[AsyncConnection], Awaitable[T]], *, patience: float = CONNECT_PATIENCE_S
@@ -350,6 +369,10 @@ class Database:
     async def close(self) -> None:
         if self._committer is not None:  # the grouped work already accepted is stored first
             await asyncio.gather(self._committer, return_exceptions=True)
+        if self._writer is not None:
+            writer, self._writer = self._writer, None
+            with suppress(Exception):
+                await writer.close()
         await self.engine.dispose()
 
 
@@ -450,4 +473,13 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
-    conn.exec_driver_sql("BEGIN IMMEDIATE")
+    adapted = conn.connection.dbapi_connection
+    begin = getattr(adapted, "begin_immediate", None)
+    if begin is not None:  # the driver shim's: no trip through statement execution
+        error = conn.dialect.loaded_dbapi.Error
+        try:
+            begin()
+        except error as exc:  # wrapped as statement execution would ("database is locked")
+            raise DBAPIError.instance("BEGIN IMMEDIATE", (), exc, error) from exc
+    else:
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
