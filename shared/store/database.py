@@ -19,7 +19,6 @@ from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from shared.errors import StorageError
-from shared.store import prepared
 
 T = TypeVar("T")
 log = logging.getLogger(__name__)
@@ -276,13 +275,12 @@ class Database:
         grouped work that arrives while another transaction of this kind is under way.
 
         The first caller runs alone, at once. Callers that arrive while it runs wait, and then
-        run together in the next transaction, one SAVEPOINT each: each gets its own result
-        or its own exception (a refusal rolls back that caller's statements only). A database
-        error anywhere in the group, or a failed commit, rolls the whole group back, and
-        then each caller's work runs again alone, in its own transaction, so that every
-        caller gets its own answer and nothing is stored half-way. Like :meth:`run`, only
-        for work whose every effect is in the database: results are handed out after the
-        commit, so nothing is announced before it is stored."""
+        run together in the next transaction (at most ``GROUP_LIMIT``); each gets its own
+        result. When any of them raises (a refusal, a database error) or the commit fails,
+        the whole group is rolled back and each caller's work runs again alone, in its own
+        transaction, so that every caller gets their own answer and nothing is stored
+        half-way. Like :meth:`run`, only for work whose every effect is in the database;
+        results are handed out after the commit, so nothing is announced before it is stored."""
         if self._grouping:
             unit: _Unit = _Unit(work, asyncio.get_running_loop().create_future())
             self._waiting.append(unit)
@@ -317,24 +315,22 @@ class Database:
             if len(group) == 1:
                 await _settle_with(group[0], self.run(group[0].work))
                 return
-            outcomes: list[tuple[object, BaseException | None]] = []
+            values: list[object] = []
             try:
                 async with self.transaction() as conn:
                     for unit in group:
-                        try:
-                            async with prepared.savepoint(conn):
-                                outcomes.append((await unit.work(conn), None))
-                        except FAILURES:
-                            raise  # the database's trouble, not this caller's: all again, alone
-                        except Exception as exc:  # this caller's refusal; its savepoint is undone
-                            outcomes.append((None, exc))
+                        values.append(await unit.work(conn))
             except Exception as exc:
-                log.info("a group of %d registrations failed (%s); each runs alone", len(group), exc)
+                # someone's refusal or the database's trouble: the whole group is rolled back
+                # (no savepoints: on PostgreSQL two more round trips a person would cost
+                # more than the shared commit saves), and each runs again alone, in its own
+                # transaction, for its own answer
+                log.debug("a group of %d failed (%s); each runs alone", len(group), exc)
                 for unit in group:
                     await _settle_with(unit, self.run(unit.work))
                 return
-            for unit, (value, error) in zip(group, outcomes, strict=True):
-                _settle(unit, value, error)
+            for unit, value in zip(group, values, strict=True):
+                _settle(unit, value)
         finally:
             for unit in group:  # cancelled half-way: no caller waits for ever
                 _settle(unit, error=StorageError("the database was closed before this was stored"))

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -119,35 +118,6 @@ class Prepared:
         except sqlite3.Error as exc:
             raise DBAPIError.instance(compiled.sql, values, exc, sqlite3.Error) from exc
         await asyncio.sleep(0)
-
-
-@asynccontextmanager
-async def savepoint(conn: AsyncConnection) -> AsyncIterator[None]:
-    """A SAVEPOINT around one unit of work: what it did is undone, alone, when it raises.
-
-    On SQLite inside the write transaction, straight on the ``sqlite3`` connection (through
-    SQLAlchemy's ``begin_nested`` the SAVEPOINT and RELEASE cost more than a registration's
-    own statements); elsewhere ``begin_nested``."""
-    raw = _writing_sqlite(conn)
-    if raw is None:
-        async with conn.begin_nested():
-            yield
-        return
-    _raw(raw, "SAVEPOINT unit")
-    try:
-        yield
-    except BaseException:
-        _raw(raw, "ROLLBACK TO unit")
-        _raw(raw, "RELEASE unit")
-        raise
-    _raw(raw, "RELEASE unit")
-
-
-def _raw(raw: sqlite3.Connection, sql: str) -> None:
-    try:
-        raw.execute(sql).close()
-    except sqlite3.Error as exc:
-        raise DBAPIError.instance(sql, (), exc, sqlite3.Error) from exc
 
 
 def _values(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
