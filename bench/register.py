@@ -22,17 +22,18 @@ with the project's pragmas (WAL, synchronous=NORMAL):
   ``asyncio.Lock``, as the core's own writer lock does): SQLite has one writer at a time,
   and separate connections would only wait in SQLite's sleeping busy handler.
 
-All run in the same process, one after the other, so that the ratios hold however busy
-the machine is.
+All run in the same process and take turns every ``CHUNK`` registrations (each on its
+own fresh file, the time of each turn added to its own account), so that a busy spell on
+the shared machine falls on all of them alike and the ratios hold.
 """
 
 from __future__ import annotations
 
 import asyncio
-import statistics
 import tempfile
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
@@ -64,14 +65,18 @@ CREATE TABLE outbox (
 """
 
 
-async def core_rate(people: int, url: str | None, tmp: Path, *, concurrency: int = 1) -> float:
-    """``core.register`` for ``people`` newcomers; ``concurrency`` > 1: launched at once and
-    worked by that many tasks (group commit)."""
+One = Callable[[int], Awaitable[None]]  # registers person number i
+CHUNK = 50  # the kinds take turns every this many registrations
+
+
+@asynccontextmanager
+async def core_session(url: str | None, tmp: Path) -> AsyncIterator[One]:
+    """``core.register`` for newcomer number i, into the workshop (three days ahead)."""
     program = load_program()
     workshop = program.session("workshop")
     assert workshop is not None
     clock = FakeClock(workshop.starts_at - timedelta(days=3))
-    url = url or f"sqlite:///{tmp / f'core{concurrency}.db'}"
+    url = url or f"sqlite:///{tmp / 'core.db'}"
     core = await Roundtable.open(Settings(_env_file=None, database_url=url), program=program, clock=clock)
 
     async def one(i: int) -> None:
@@ -79,35 +84,21 @@ async def core_rate(people: int, url: str | None, tmp: Path, *, concurrency: int
         assert reply.ok, reply.text
 
     try:
-        started = time.perf_counter()
-        await _work(people, concurrency, one)
-        return people / (time.perf_counter() - started)
+        yield one
     finally:
         await core.close()
 
 
-async def _work(people: int, concurrency: int, one: Callable[[int], Awaitable[None]]) -> None:
-    """``one(i)`` for every i, by ``concurrency`` tasks taking the next number as they free up."""
-    numbers = iter(range(people))
-
-    async def worker() -> None:
-        for i in numbers:
-            await one(i)
-
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-
-
-async def raw_rate(
-    people: int, tmp: Path, capacity: int = 30, *, same_work: bool = True, concurrency: int = 1
-) -> float:
+@asynccontextmanager
+async def raw_session(tmp: Path, capacity: int = 30, *, same_work: bool = True) -> AsyncIterator[One]:
     """Raw aiosqlite, one ``BEGIN IMMEDIATE`` transaction per registration.
 
     ``same_work``: what the core does for a newcomer — look the identity up (a miss), insert
     the person and the identity, the place with the seat count folded in, the three
     reminders, and the waitlist position when waitlisted. Without it: only the person, the
     identity and the place (the lighter baseline the first issue-9 figures used).
-    ``concurrency``: that many tasks share the connection, one transaction at a time."""
-    name = f"raw{concurrency}.db" if same_work else f"raw_minimal{concurrency}.db"
+    Concurrent callers share the connection, one transaction at a time (a lock)."""
+    name = "raw.db" if same_work else "raw_minimal.db"
     async with aiosqlite.connect(tmp / name, isolation_level=None) as db:
         for pragma in ("journal_mode = WAL", "synchronous = NORMAL", "foreign_keys = ON"):
             await db.execute(f"PRAGMA {pragma}")
@@ -118,9 +109,40 @@ async def raw_rate(
             async with turn:
                 await _raw_registration(db, i, capacity, same_work)
 
-        started = time.perf_counter()
-        await _work(people, concurrency, one)
-        return people / (time.perf_counter() - started)
+        yield one
+
+
+async def _work(numbers: Iterable[int], concurrency: int, one: One) -> None:
+    """``one(i)`` for every i, by ``concurrency`` tasks taking the next number as they free up."""
+    numbers = iter(numbers)
+
+    async def worker() -> None:
+        for i in numbers:
+            await one(i)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def interleaved(
+    people: int, concurrency: int, sessions: dict[str, AbstractAsyncContextManager[One]]
+) -> dict[str, float]:
+    """Registrations per second of each session, the sessions taking turns every ``CHUNK``
+    registrations (each chunk launched at once to ``concurrency`` workers), so that a busy
+    spell of the shared machine falls on all of them alike."""
+    async with AsyncExitStack() as stack:
+        ones = {name: await stack.enter_async_context(session) for name, session in sessions.items()}
+        spent = dict.fromkeys(ones, 0.0)
+        for start in range(0, people, CHUNK):
+            for name, one in ones.items():
+                started = time.perf_counter()
+                await _work(range(start, min(start + CHUNK, people)), concurrency, one)
+                spent[name] += time.perf_counter() - started
+    return {name: people / seconds for name, seconds in spent.items()}
+
+
+async def core_rate(people: int, url: str | None, tmp: Path, *, concurrency: int = 1) -> float:
+    """The core alone (for profiling)."""
+    return (await interleaved(people, concurrency, {"core": core_session(url, tmp)}))["core"]
 
 
 async def _raw_registration(db: aiosqlite.Connection, i: int, capacity: int, same_work: bool) -> None:
@@ -187,12 +209,13 @@ INSERT INTO sessions VALUES ('workshop');
 """
 
 
-async def raw_pg_rate(people: int, url: str, capacity: int = 30, *, concurrency: int = 1) -> float:
+@asynccontextmanager
+async def raw_pg_session(url: str, concurrency: int, capacity: int = 30) -> AsyncIterator[One]:
     """Raw asyncpg, one transaction per registration: the session's row locked (as the core
     does on PostgreSQL), person, identity, and the seat or waitlist place with the count
     folded in, three reminders, the waitlist position. In ordinary tables of a schema of its
     own (dropped after), so that its commits write the WAL as the core's do (temporary
-    tables, which the first figures used, write none); ``concurrency`` connections at once."""
+    tables, which the first figures used, write none); ``concurrency`` connections."""
     import asyncpg
 
     schema = (
@@ -214,9 +237,7 @@ async def raw_pg_rate(people: int, url: str, capacity: int = 30, *, concurrency:
             finally:
                 pool.put_nowait(db)
 
-        started = time.perf_counter()
-        await _work(people, concurrency, one)
-        return people / (time.perf_counter() - started)
+        yield one
     finally:
         await connections[0].execute("DROP SCHEMA IF EXISTS bench_raw_register CASCADE")
         for conn in connections:
@@ -275,29 +296,20 @@ async def _raw_pg_registration(db, i: int, capacity: int) -> None:
 BURSTS = (8, 32)  # the WorkQueue's default pool, and a larger one
 
 
-async def _rounds(rounds: int, kinds: dict[str, Callable[[Path], Awaitable[float]]]) -> dict[str, float]:
-    """Each kind's median rate over ``rounds`` rounds, the kinds taking turns within a round
-    (each on a fresh file): a busy spell on the shared machine then hits all of them alike."""
-    rates: dict[str, list[float]] = {name: [] for name in kinds}
-    for _ in range(rounds):
-        for name, rate in kinds.items():
-            with tempfile.TemporaryDirectory() as tmp:
-                rates[name].append(await rate(Path(tmp)))
-    return {name: statistics.median(values) for name, values in rates.items()}
-
-
 async def measure(options: Options) -> list[Figure]:
-    sizes = [(300, 3)] if options.quick else [(1000, 3), (10_000, 1)]  # (people, rounds)
+    sizes = [300] if options.quick else [1000, 10_000]
     figures: list[Figure] = []
-    for n, (people, rounds) in enumerate(sizes):
-        got = await _rounds(
-            rounds,
-            {
-                "raw": lambda tmp, people=people: raw_rate(people, tmp),
-                "core": lambda tmp, people=people: core_rate(people, None, tmp),
-                "minimal": lambda tmp, people=people: raw_rate(people, tmp, same_work=False),
-            },
-        )
+    for n, people in enumerate(sizes):
+        with tempfile.TemporaryDirectory() as tmp:
+            got = await interleaved(
+                people,
+                1,
+                {
+                    "raw": raw_session(Path(tmp)),
+                    "core": core_session(None, Path(tmp)),
+                    "minimal": raw_session(Path(tmp), same_work=False),
+                },
+            )
         core, raw, minimal = got["core"], got["raw"], got["minimal"]
         suffix = "" if n == 0 else f"_{people // 1000}k"
         figures.append(
@@ -309,8 +321,7 @@ async def measure(options: Options) -> list[Figure]:
                 baseline=raw,
                 baseline_key=f"register_raw_per_s{suffix}",
                 note=f"raw: aiosqlite, one transaction per registration, the same statements; "
-                f"minimal (person, identity, place): {minimal:,.0f}/s = {core / minimal:.2f}×; "
-                f"median of {rounds}",
+                f"minimal (person, identity, place): {minimal:,.0f}/s = {core / minimal:.2f}×",
                 extra={
                     f"register_raw_minimal_per_s{suffix}": round(minimal, 3),
                     f"register_vs_raw{suffix}": round(core / raw, 3),
@@ -318,16 +329,18 @@ async def measure(options: Options) -> list[Figure]:
                 },
             )
         )
-    people, rounds = sizes[0]
+    people = sizes[0]
     for concurrency in BURSTS:
-        got = await _rounds(
-            rounds,
-            {
-                "raw": lambda tmp, c=concurrency: raw_rate(people, tmp, concurrency=c),
-                "core": lambda tmp, c=concurrency: core_rate(people, None, tmp, concurrency=c),
-                "minimal": lambda tmp, c=concurrency: raw_rate(people, tmp, same_work=False, concurrency=c),
-            },
-        )
+        with tempfile.TemporaryDirectory() as tmp:
+            got = await interleaved(
+                people,
+                concurrency,
+                {
+                    "raw": raw_session(Path(tmp)),
+                    "core": core_session(None, Path(tmp)),
+                    "minimal": raw_session(Path(tmp), same_work=False),
+                },
+            )
         core, raw, minimal = got["core"], got["raw"], got["minimal"]
         suffix = "" if concurrency == BURSTS[0] else f"_{concurrency}"
         figures.append(
@@ -339,7 +352,7 @@ async def measure(options: Options) -> list[Figure]:
                 baseline=raw,
                 baseline_key=f"register_burst_raw_per_s{suffix}",
                 note=f"raw: aiosqlite, one transaction per registration, same statements, {concurrency} "
-                f"tasks; minimal: {minimal:,.0f}/s = {core / minimal:.2f}×; median of {rounds}",
+                f"tasks; minimal: {minimal:,.0f}/s = {core / minimal:.2f}×",
                 extra={
                     f"register_burst_raw_minimal_per_s{suffix}": round(minimal, 3),
                     f"register_burst_vs_raw{suffix}": round(core / raw, 3),
@@ -353,15 +366,19 @@ async def measure(options: Options) -> list[Figure]:
 
 
 async def _postgres(url: str, people: int) -> list[Figure]:
-    """One round each (PostgreSQL is emptied before each core run: newcomers, as on SQLite)."""
+    """The database is emptied before each pair: newcomers, as on SQLite's fresh file."""
     from tests.support import reset_postgres
 
     figures = []
     for concurrency in (1, BURSTS[0]):
         await reset_postgres(url)
         with tempfile.TemporaryDirectory() as tmp:
-            raw = await raw_pg_rate(people, url, concurrency=concurrency)
-            core = await core_rate(people, url, Path(tmp), concurrency=concurrency)
+            got = await interleaved(
+                people,
+                concurrency,
+                {"raw": raw_pg_session(url, concurrency), "core": core_session(url, Path(tmp))},
+            )
+        core, raw = got["core"], got["raw"]
         burst = "" if concurrency == 1 else "_burst"
         how = "one after another" if concurrency == 1 else f"at once, {concurrency} workers (group commit)"
         figures.append(

@@ -20,6 +20,7 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from operator import itemgetter
 from typing import Any
 
 from sqlalchemy.engine import Dialect
@@ -33,9 +34,12 @@ _Processor = Callable[[Any], Any] | None
 @dataclass(frozen=True, slots=True)
 class _Compiled:
     sql: str
-    # per positional parameter: the caller's key (None: a value fixed at compile time), its
-    # processor, and the fixed value
-    order: tuple[tuple[str | None, _Processor, Any], ...]
+    # the value of each positional parameter: by the caller's key, or by a name of its own
+    # for a value fixed at compile time (a literal, a column's scalar default)
+    take: Callable[[Mapping[str, Any]], tuple[Any, ...]]
+    fixed: dict[str, Any]
+    # the positions whose value a bind processor converts (datetimes, on SQLite)
+    processors: tuple[tuple[int, Callable[[Any], Any]], ...]
 
 
 class Prepared:
@@ -59,25 +63,30 @@ class Prepared:
         for column in getattr(self.statement, "exported_columns", ()):
             if column.type.dialect_impl(dialect).result_processor(dialect, None) is not None:
                 return None
-        order = []
+        names: list[str] = []
+        fixed: dict[str, Any] = {}
+        processors: list[tuple[int, Callable[[Any], Any]]] = []
         given = set(keys)
-        for name in compiled.positiontup:
+        for position, name in enumerate(compiled.positiontup):
             bind = compiled.binds[name]
             processor = bind.type.dialect_impl(dialect).bind_processor(dialect)
             if name in prefetch:
-                default = prefetch[name].default
-                if default is None or not default.is_scalar:
-                    return None
                 column = prefetch[name]
+                if column.default is None or not column.default.is_scalar:
+                    return None
                 processor = column.type.dialect_impl(dialect).bind_processor(dialect)
-                order.append((None, processor, default.arg))
+                fixed[name] = column.default.arg
             elif bind.key in given:
-                order.append((bind.key, processor, None))
+                name = bind.key
             elif bind.callable is None and not bind.required:
-                order.append((None, processor, bind.value))
+                fixed[name] = bind.value
             else:
                 return None
-        return _Compiled(compiled.string, tuple(order))
+            names.append(name)
+            if processor is not None:
+                processors.append((position, processor))
+        take = itemgetter(*names) if len(names) > 1 else (lambda params, name=names[0]: (params[name],))
+        return _Compiled(compiled.string, take, fixed, tuple(processors))
 
     def _for(self, conn: AsyncConnection, params: Mapping[str, Any]) -> _Compiled | None:
         keys = tuple(sorted(params))
@@ -120,12 +129,12 @@ class Prepared:
         await asyncio.sleep(0)
 
 
-def _values(compiled: _Compiled, params: Mapping[str, Any]) -> tuple[Any, ...]:
-    out = []
-    for key, processor, fixed in compiled.order:
-        value = fixed if key is None else params[key]
-        out.append(value if processor is None or value is None else processor(value))
-    return tuple(out)
+def _values(compiled: _Compiled, params: Mapping[str, Any]) -> list[Any]:
+    values = list(compiled.take({**compiled.fixed, **params} if compiled.fixed else params))
+    for position, processor in compiled.processors:
+        if values[position] is not None:
+            values[position] = processor(values[position])
+    return values
 
 
 def _writing_sqlite(conn: AsyncConnection) -> sqlite3.Connection | None:
