@@ -112,6 +112,11 @@ def _offsets(before: tuple[str, ...]) -> tuple[timedelta, ...]:
     return tuple(sorted((parse_duration(v) for v in before), reverse=True))
 
 
+@cache
+def _described(before: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(format_duration(o) for o in _offsets(before))
+
+
 class Question(_Strict):
     """A question a session asks at registration (a city, an organisation, a role)."""
 
@@ -291,7 +296,8 @@ class Program(_Strict):
         return _no_such("theme", typed) + " " + _("Choose one of {known}.", known=known)
 
     def describe_offsets(self) -> list[str]:
-        return [format_duration(o) for o in self.reminders.offsets]
+        # in every registration's reply: formatted once per distinct list
+        return list(_described(tuple(self.reminders.before)))
 
 
 def _no_such(kind: str, typed: str) -> str:

@@ -239,8 +239,11 @@ async def register(
     ``answers``, a registration already held gets its answers replaced (judged complete by the
     caller before any seat is taken).
 
-    A newcomer's seat takes five round trips on SQLite (find, person, identity, place,
-    reminders; a sixth for a waitlist position), a known person's three."""
+    A newcomer's seat or waitlist place takes five statements on SQLite (find, person,
+    identity, the place with its seat count and waitlist position, the reminders), a known
+    person's three; on PostgreSQL one more, the session's row lock. The hot ones are
+    :class:`Prepared`. Concurrent registrations share a transaction: see
+    ``Database.grouped``."""
     session = session_or_raise(program, session_id)
     if session.cancelled:
         raise SessionCancelled(session)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import random
 import time
@@ -32,6 +33,8 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+# the storage check before a transaction is skipped this soon after one passed
+RECHECK_S = 0.005
 # group commit: at most this many callers' work in one transaction (a launch burst is worked
 # by a pool of 8, so a group is rarely larger; the bound keeps one group's locks short)
 GROUP_LIMIT = 64
@@ -155,6 +158,7 @@ class Database:
         self._local_writer: asyncio.Lock | None = None
         self._writer: AsyncConnection | None = None  # SQLite: the writer's connection, kept
         self._writer_pool: object = None  # the pool it came from
+        self._checked_at = -math.inf  # when a check after a commit last passed
         # the SQLite file and the (device, inode) it had when opened: a file removed or replaced
         # while the bot runs must stop it, not swallow what people are told is stored
         self.file: Path | None = None
@@ -202,8 +206,11 @@ class Database:
     @asynccontextmanager
     async def transaction(self) -> AsyncIterator[AsyncConnection]:
         # before each write transaction, and again after its commit: never confirm what a
-        # vanished file swallowed
-        self.check_file()
+        # vanished file swallowed. The check before is skipped right after another check
+        # passed (back-to-back transactions, a burst): the one after the commit still
+        # stands between a vanished file and anyone being told "stored".
+        if self.lost is not None or time.monotonic() - self._checked_at > RECHECK_S:
+            self.check_file()
         try:
             async with self._transaction() as conn:
                 yield conn
@@ -213,6 +220,7 @@ class Database:
                 raise StorageUnavailable(self.lost) from exc
             raise
         self.check_file()
+        self._checked_at = time.monotonic()
 
     @asynccontextmanager
     async def _transaction(self) -> AsyncIterator[AsyncConnection]:
