@@ -13,6 +13,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared.identity import Reach
+from shared.store.prepared import Prepared
 from shared.store.schema import erasures, identities, outbox, people, registrations
 
 PENDING, SENDING, SENT, FAILED, SKIPPED = "pending", "sending", "sent", "failed", "skipped"
@@ -62,7 +63,7 @@ def _values(
 ANNOUNCE_HORIZON = timedelta(minutes=5)
 
 
-_PLAN = insert(outbox)  # built once: its compiled form is cached
+_PLAN = Prepared(insert(outbox))  # built and compiled once
 
 
 async def plan_reminders(
@@ -80,7 +81,7 @@ async def plan_reminders(
         if starts_at - o > now
     ]
     if rows:
-        await conn.execute(_PLAN, rows)
+        await _PLAN.many(conn, rows)
         if min(r["due_at"] for r in rows) <= now + ANNOUNCE_HORIZON:
             # due before every dispatcher's next look anyway: wake the other processes
             await _announce(conn)

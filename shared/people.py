@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
+from typing import Any
 
 from sqlalchemy import and_, bindparam, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from shared import text
 from shared.identity import Identity, Recipient
+from shared.store.prepared import Prepared
 from shared.store.schema import identities, people
 
 
@@ -74,18 +77,19 @@ _FIND = (
         )
     )
 )
-_REFRESH = (
+_REFRESH = Prepared(
     update(identities)
     .where(identities.c.id == bindparam("identity_id"))
     .values(display_name=bindparam("name"), zone=bindparam("zone"), locale=bindparam("locale"))
 )
-_NEW_PERSON = insert(people).returning(people.c.id)
+_LOOKUP = Prepared(_FIND)
+_NEW_PERSON = Prepared(insert(people).returning(people.c.id))
 _DROP_PERSON = people.delete().where(people.c.id == bindparam("person_id"))
 
 
 @cache
-def _new_identity(dialect: str):
-    return (
+def _new_identity(dialect: str) -> Prepared:
+    return Prepared(
         dialect_insert(dialect, identities)
         .on_conflict_do_nothing(index_elements=["platform", "workspace", "user_id"])
         .returning(identities.c.id)
@@ -96,18 +100,25 @@ def _key(identity: Identity) -> dict[str, str]:
     return {"platform": identity.platform, "workspace": identity.workspace, "user_id": identity.user_id}
 
 
-def _account(row, identity: Identity) -> Account:
+def _account(row: Sequence[Any], identity: Identity) -> Account:
+    # by position: the row is a plain tuple on the prepared path (the order of _FIND)
+    identity_id, person_id, _name, zone, locale, chosen_zone, chosen_locale = row
     prefs = Prefs(
-        chosen_zone=row.chosen_zone,
-        reported_zone=identity.zone or row.zone,
-        chosen_locale=row.chosen_locale,
-        reported_locale=identity.locale or row.locale,
+        chosen_zone=chosen_zone,
+        reported_zone=identity.zone or zone,
+        chosen_locale=chosen_locale,
+        reported_locale=identity.locale or locale,
     )
-    return Account(row.person_id, row.id, prefs)
+    return Account(person_id, identity_id, prefs)
+
+
+async def _lookup(conn: AsyncConnection, identity: Identity) -> Sequence[Any] | None:
+    rows = await _LOOKUP.rows(conn, _key(identity))
+    return rows[0] if rows else None
 
 
 async def find(conn: AsyncConnection, identity: Identity) -> Account | None:
-    row = (await conn.execute(_FIND, _key(identity))).first()
+    row = await _lookup(conn, identity)
     return _account(row, identity) if row else None
 
 
@@ -119,35 +130,34 @@ async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> A
     One round trip for someone known (two when their name or hints changed), three for a
     newcomer."""
     name = text.clean_name(identity.display_name or identity.user_id, 200) or identity.user_id
-    row = (await conn.execute(_FIND, _key(identity))).first()
+    row = await _lookup(conn, identity)
     if row is not None:
         if not identity.display_name:
             name = row.display_name  # the platform did not say (an event with only an id): keep it
         # the name and the platform's hints in one UPDATE, only when something changed
-        zone = identity.zone or row.zone
-        locale = identity.locale or row.locale
-        if (row.display_name, row.zone, row.locale) != (name, zone, locale):
-            await conn.execute(
-                _REFRESH, {"identity_id": row.id, "name": name, "zone": zone, "locale": locale}
+        identity_id, _person, shown, seen_zone, seen_locale = row[:5]
+        zone = identity.zone or seen_zone
+        locale = identity.locale or seen_locale
+        if (shown, seen_zone, seen_locale) != (name, zone, locale):
+            await _REFRESH.rows(
+                conn, {"identity_id": identity_id, "name": name, "zone": zone, "locale": locale}
             )
         return _account(row, identity)
-    person_id = (await conn.execute(_NEW_PERSON, {"display_name": name, "created_at": now})).scalar_one()
-    identity_id = (
-        await conn.execute(
-            _new_identity(conn.dialect.name),
-            {
-                **_key(identity),
-                "person_id": person_id,
-                "display_name": name,
-                "zone": identity.zone,
-                "locale": identity.locale,
-                "created_at": now,
-            },
-        )
-    ).scalar_one_or_none()
-    if identity_id is not None:
+    ((person_id,),) = await _NEW_PERSON.rows(conn, {"display_name": name, "created_at": now})
+    made = await _new_identity(conn.dialect.name).rows(
+        conn,
+        {
+            **_key(identity),
+            "person_id": person_id,
+            "display_name": name,
+            "zone": identity.zone,
+            "locale": identity.locale,
+            "created_at": now,
+        },
+    )
+    if made:
         return Account(
-            person_id, identity_id, Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+            person_id, made[0][0], Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
         )
     # another process created the account first: use theirs and drop the spare person
     account = await find(conn, identity)

@@ -6,6 +6,7 @@ import itertools
 import re
 import tomllib
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Literal
@@ -102,7 +103,18 @@ class Reminders(_Strict):
 
     @property
     def offsets(self) -> list[timedelta]:
-        return sorted((parse_duration(v) for v in self.before), reverse=True)
+        # read on every registration and reply: parsed once per distinct list
+        return list(_offsets(tuple(self.before)))
+
+
+@cache
+def _offsets(before: tuple[str, ...]) -> tuple[timedelta, ...]:
+    return tuple(sorted((parse_duration(v) for v in before), reverse=True))
+
+
+@cache
+def _described(before: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(format_duration(o) for o in _offsets(before))
 
 
 class Question(_Strict):
@@ -284,7 +296,8 @@ class Program(_Strict):
         return _no_such("theme", typed) + " " + _("Choose one of {known}.", known=known)
 
     def describe_offsets(self) -> list[str]:
-        return [format_duration(o) for o in self.reminders.offsets]
+        # in every registration's reply: formatted once per distinct list
+        return list(_described(tuple(self.reminders.before)))
 
 
 def _no_such(kind: str, typed: str) -> str:

@@ -57,4 +57,7 @@ def clean(text: str | None, *, single_line: bool = False) -> str:
 
 def clean_name(name: str | None, limit: int = 80) -> str:
     """A display name: one line, cleaned, at most ``limit`` characters."""
+    if name and name.isascii() and name.isprintable() and "  " not in name:
+        # the usual name (read on every registration): nothing to normalise, drop or fold
+        return name.strip()[:limit].strip()
     return clean(name, single_line=True)[:limit].strip()

@@ -49,7 +49,8 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
         return result, (await calendar.sequence_of(conn, result.session_id) if entry else 0)
 
     try:
-        result, sequence = await core.db.run(take)
+        # registrations that arrive together share a transaction; each gets its own answer
+        result, sequence = await core.db.grouped(take)
     except registrations.SessionCancelled as exc:
         raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:

@@ -138,6 +138,31 @@ class OneTripConnection(AsyncAdapt_aiosqlite_connection):
         if not self._idle():
             super().rollback()
 
+    def begin_immediate(self) -> None:
+        """``BEGIN IMMEDIATE`` without SQLAlchemy's statement machinery (the "begin" hook
+        calls it, from inside SQLAlchemy's greenlet): on this thread when the write lock is
+        free, else waited for in the driver's thread, as a cursor would. Nothing to do when
+        the connection's owner began the transaction itself (:meth:`begin_write`)."""
+        conn = self._connection._conn
+        if conn is not None and conn.in_transaction:
+            return
+        try:
+            if _begin_now(conn, "BEGIN IMMEDIATE") is None:
+                await_(self._connection._execute(_run, conn, "BEGIN IMMEDIATE", None, False))
+        except Exception as error:
+            self._handle_exception(error)
+
+    async def begin_write(self) -> None:
+        """``BEGIN IMMEDIATE`` from plain async code, outside SQLAlchemy's transaction
+        bookkeeping (the Database's writer: see ``Database._transaction``); end it with
+        :meth:`commit` or :meth:`rollback`."""
+        conn = self._connection._conn
+        try:
+            if _begin_now(conn, "BEGIN IMMEDIATE") is None:
+                await self._connection._execute(_run, conn, "BEGIN IMMEDIATE", None, False)
+        except Exception as error:
+            self._handle_exception(error)
+
     def commit(self) -> None:
         conn = self._connection._conn
         if conn is not None and conn.in_transaction:

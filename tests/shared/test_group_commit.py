@@ -1,0 +1,138 @@
+"""Group commit: registrations that arrive together share a transaction, and each person
+still hears their own outcome; on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import OperationalError
+
+from shared import registrations
+from shared.errors import Refusal
+from shared.store.schema import identities, outbox, people
+from shared.store.schema import registrations as places
+from tests.support import person, with_capacity
+
+
+@pytest.fixture
+def program():
+    return with_capacity(30)
+
+
+@pytest.fixture
+def groups(core, monkeypatch) -> list[int]:
+    """The size of every group the core's database commits together (a single caller: 1)."""
+    sizes: list[int] = []
+    real = core.db._commit_group
+
+    async def counted(group):
+        sizes.append(len(group))
+        await real(group)
+
+    monkeypatch.setattr(core.db, "_commit_group", counted)
+    return sizes
+
+
+async def burst(core, names):
+    return await asyncio.gather(*(core.register(person(n), "workshop") for n in names))
+
+
+async def stored(core, name):
+    """The person's (status, position) in the workshop as the database has it, or None."""
+    async with core.db.transaction() as conn:
+        ids = (
+            await conn.execute(select(identities.c.person_id).where(identities.c.user_id == name))
+        ).scalar_one_or_none()
+        if ids is None:
+            return None
+        place = await registrations.standing(conn, ids, "workshop")
+    return (place.status, place.position) if place else None
+
+
+def told(message) -> tuple[str, int | None]:
+    if "seat is confirmed" in message.text:
+        return registrations.CONFIRMED, None
+    found = re.search(r"#(\d+) on the waitlist", message.text)
+    assert found, message.text
+    return registrations.WAITLISTED, int(found.group(1))
+
+
+async def counts(core):
+    """How many people, places and reminders are stored."""
+    found = []
+    async with core.db.transaction() as conn:
+        for table in (people, places, outbox):
+            found.append((await conn.execute(select(func.count()).select_from(table))).scalar_one())
+    return tuple(found)
+
+
+async def test_forty_at_once_into_thirty_seats_each_hears_their_own_place(core, groups):
+    names = [f"p{i:02d}" for i in range(40)]
+    replies = await burst(core, [*names, "p07"])  # p07 twice, most likely in one group
+    outcomes = [told(r) for r in replies]
+    # the second p07 hears the place the first one took
+    assert [r.text.startswith("You were already registered") for r in replies].count(True) == 1
+    assert replies[-1].text.startswith("You were already registered") or replies[7].text.startswith(
+        "You were"
+    )
+    assert outcomes[7] == outcomes[-1]
+    outcomes = outcomes[:-1]
+    assert [s for s, _ in outcomes].count(registrations.CONFIRMED) == 30
+    assert sorted(p for s, p in outcomes if s == registrations.WAITLISTED) == list(range(1, 11))
+    for name, outcome in zip(names, outcomes, strict=True):
+        assert await stored(core, name) == outcome
+    assert max(groups) > 1, groups  # they did share transactions
+    assert await counts(core) == (40, 40, 40 * 3)
+
+
+async def test_a_refusal_inside_a_group_undoes_that_person_only(core, groups, monkeypatch):
+    real = registrations.register
+
+    async def refuse_cid(conn, program, identity, *args, **kwargs):
+        result = await real(conn, program, identity, *args, **kwargs)  # statements ran
+        if identity.user_id == "cid":
+            raise Refusal("not cid")
+        return result
+
+    monkeypatch.setattr(registrations, "register", refuse_cid)
+    replies = await burst(core, ["ann", "ben", "cid", "dot"])
+    assert max(groups) > 1, groups
+    assert [r.ok for r in replies] == [True, True, False, True]
+    assert "not cid" in replies[2].text
+    assert await stored(core, "cid") is None
+    assert await counts(core) == (3, 3, 9)  # no person, place or reminder of cid's
+    assert [told(r) for r in replies if r.ok] == [(registrations.CONFIRMED, None)] * 3
+
+
+async def test_database_errors_mid_group_store_nothing_half_way_and_every_caller_is_answered(
+    core, groups, monkeypatch
+):
+    """cid's unit fails once (the group is rolled back, then each runs alone: cid succeeds);
+    eve's fails every time (eve alone gets the error)."""
+    real = registrations.register
+    failed: list[str] = []
+
+    async def flaky(conn, program, identity, *args, **kwargs):
+        result = await real(conn, program, identity, *args, **kwargs)  # statements ran
+        if identity.user_id == "eve" or (identity.user_id == "cid" and "cid" not in failed):
+            failed.append(identity.user_id)
+            raise OperationalError("INSERT …", {}, Exception("disk I/O hiccup"))
+        return result
+
+    monkeypatch.setattr(registrations, "register", flaky)
+    names = [f"p{i:02d}" for i in range(28)] + ["ann", "ben", "cid", "dot", "eve"]
+    replies = await asyncio.gather(
+        *(core.register(person(n), "workshop") for n in names), return_exceptions=True
+    )
+    assert failed.count("cid") == 1 and max(groups) > 1, (failed, groups)
+    assert isinstance(replies[-1], OperationalError)
+    assert await stored(core, "eve") is None
+    outcomes = [told(r) for r in replies[:-1]]
+    for name, outcome in zip(names[:-1], outcomes, strict=True):
+        assert await stored(core, name) == outcome
+    assert [s for s, _ in outcomes].count(registrations.CONFIRMED) == 30
+    assert sorted(p for s, p in outcomes if s == registrations.WAITLISTED) == [1, 2]
+    assert await counts(core) == (32, 32, 32 * 3)
