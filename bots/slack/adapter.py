@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import random
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -81,6 +83,32 @@ _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_i
 _CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel"}
 # errors a later attempt may cure (the dispatcher retries these a few times)
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def _bolt_request(request: web.Request, admitted: verify.Admitted) -> AsyncBoltRequest:
+    """Bolt's request over the fields the gate parsed already.
+
+    bolt would parse the body again, and its form parser returns nothing at all for a form
+    with "payload" anywhere in it (a slash command's text included). A parsed body is what
+    bolt takes from Socket Mode; the request is then marked as the HTTP request it is (the
+    mode only tells bolt's own signature check, which is off, what to skip)."""
+    bolt = AsyncBoltRequest(
+        body=admitted.body,
+        query=request.query_string or None,
+        headers=request.headers,  # type: ignore[arg-type]
+        mode="socket_mode",
+    )
+    bolt.mode = "http"
+    bolt.raw_body = admitted.text
+    return bolt
+
+
+def _aiohttp_response(response: BoltResponse) -> web.Response:
+    """bolt's answer for aiohttp: its acks carry a body and a content type (no OAuth flow here,
+    so never a cookie)."""
+    body = response.body or ""
+    kind = "application/json" if body.startswith("{") else "text/plain"
+    return web.Response(status=response.status, text=body, content_type=kind)
 
 
 def _secret(value: Any) -> str:
@@ -202,9 +230,18 @@ class SlackAdapter:
             # every request of a burst that arrives before the first call returns
             client=AsyncWebClient(base_url=self.api_url, timeout=15),
             authorize=authorize,
-            # Socket Mode requests are not signed; HTTP mode refuses to start without a secret
             signing_secret=self._signing_secret,
-            request_verification_enabled=True,
+            # HTTP requests are verified once, by the gate in _http_events (signature and
+            # timestamp window, before any parsing); Socket Mode requests are not signed at all.
+            # ssl_check and url_verification are answered there too. The other middleware is
+            # for events we never take (the gate and the manifest let only app_home_opened in,
+            # never the bot's own) and for workflow functions we do not have. Every middleware
+            # is an await per request, and in a burst every request counts.
+            request_verification_enabled=False,
+            ssl_check_enabled=False,
+            url_verification_enabled=False,
+            ignoring_self_events_enabled=False,
+            attaching_function_token_enabled=False,
             # the listeners only ack and queue (the core's work queue answers later), so bolt
             # may run them before answering: no background task and no polling per request
             process_before_response=True,
@@ -434,23 +471,26 @@ class SlackAdapter:
 
     async def _http_events(self, request: web.Request) -> web.StreamResponse:
         # size, signature, age and shape first: nothing unsigned or malformed is parsed further
-        refused = await self._gate.check(request)
-        if refused is not None:
-            return web.Response(status=refused.status, text=refused.reason)
+        admitted = await self._gate.admit(request)
+        if isinstance(admitted, verify.Refused):
+            return web.Response(status=admitted.status, text=admitted.reason)
+        if admitted.kind == "ssl_check":  # Slack checking the certificate: nothing to do
+            return web.Response(status=200, text="")
+        if admitted.kind == "url_verification":  # Slack checking the events URL
+            return web.json_response({"challenge": admitted.body["challenge"]})
+        seen = hashlib.blake2b(admitted.raw, digest_size=16).hexdigest()
+        if request.headers.get("X-Slack-Retry-Num") and seen in self._seen:
+            # Slack retries what it thinks went unanswered; this one was answered already
+            return web.Response(status=200, text="")
         try:
-            bolt_request = await to_bolt_request(request)
-            seen = hashlib.blake2b(bolt_request.raw_body.encode(), digest_size=16).hexdigest()
-            if request.headers.get("X-Slack-Retry-Num") and seen in self._seen:
-                # Slack retries what it thinks went unanswered; this one was answered already
-                return web.Response(status=200, text="")
-            response = await self.app.async_dispatch(bolt_request)
+            response = await self.app.async_dispatch(_bolt_request(request, admitted))
         except Exception as exc:  # a signed body the SDK chokes on: a 400, not a 500 and a traceback
             return web.Response(status=400, text=self._gate.failed(request, exc).reason)
         if response.status == 200:  # verified and handled: remember it against retries
             self._seen[seen] = None
             if len(self._seen) > SEEN_REQUESTS:
                 self._seen.popitem(last=False)
-        return await to_aiohttp_response(response)
+        return _aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
         """Every adapter of the process with its real state; 200 only when all are up."""
@@ -579,8 +619,12 @@ class SlackAdapter:
     # ---- listeners -------------------------------------------------------------
 
     def _register_listeners(self) -> None:
-        for name in COMMANDS:
-            self.app.command(f"/{name}")(self._on_command)
+        # one listener for every command: bolt tries its listeners in turn, building each
+        # one's arguments, so a command listed late (or a click, after all of them) paid for
+        # every listener before it
+        self.app.command(re.compile("^(?:" + "|".join(re.escape(f"/{n}") for n in COMMANDS) + ")$"))(
+            self._on_command
+        )
         self.app.action(render.ACTION_PATTERN)(self._on_button)
         self.app.view_submission(views.INSIGHT_CALLBACK)(self._on_insight_submit)
         self.app.view_closed(views.INSIGHT_CALLBACK)(self._on_ack_only)
