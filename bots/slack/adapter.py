@@ -66,6 +66,10 @@ USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
 RESPONSE_URL_TIMEOUT = 10.0
+# connections waiting to be accepted: a launch burst opens hundreds at once, and a connection
+# the kernel's accept queue has no room for is dropped and tried again by its sender only a
+# second later (aiohttp's default is 128; the kernel caps it at net.core.somaxconn)
+LISTEN_BACKLOG = 2048
 # a request body answered already: Slack's retries (X-Slack-Retry-Num) of it are dropped
 SEEN_REQUESTS = 4096
 SEND_TIMEOUT = 10.0
@@ -427,7 +431,7 @@ class SlackAdapter:
         server.router.add_get("/healthz", self._health)
         self._runner = web.AppRunner(server, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, self.port if port is None else port)
+        site = web.TCPSite(self._runner, host, self.port if port is None else port, backlog=LISTEN_BACKLOG)
         try:
             await site.start()
         except OSError as exc:
