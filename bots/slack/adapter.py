@@ -70,6 +70,8 @@ RESPONSE_URL_TIMEOUT = 10.0
 # the kernel's accept queue has no room for is dropped and tried again by its sender only a
 # second later (aiohttp's default is 128; the kernel caps it at net.core.somaxconn)
 LISTEN_BACKLOG = 2048
+# lines a minute of each kind of warning a request may cause (see _warn)
+WARNINGS_PER_MINUTE = 5
 # a request body answered already: Slack's retries (X-Slack-Retry-Num) of it are dropped
 SEEN_REQUESTS = 4096
 SEND_TIMEOUT = 10.0
@@ -254,6 +256,7 @@ class SlackAdapter:
         self._auth: AuthorizeResult | None = None
         self._session: aiohttp.ClientSession | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._warnings = verify.LogLimiter(per_minute=WARNINGS_PER_MINUTE)
         self._lookups: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
@@ -643,6 +646,16 @@ class SlackAdapter:
     async def _on_ack_only(self, ack: Any) -> None:
         await ack()
 
+    def _warn(self, kind: str, message: str, *args: Any) -> None:
+        """A warning that every request may raise (Slack failing the same way for everyone): a
+        few lines a minute of each kind. A log line costs the loop about half a millisecond,
+        and a burst of a thousand of them would hold up the acks behind it."""
+        verdict = self._warnings.allow(kind)
+        if verdict is True:
+            log.warning(message, *args)
+        elif verdict is None:
+            log.warning("Slack: more of %s; not logging them for a minute", kind)
+
     def _cached_user(self, user_id: str) -> dict[str, Any] | None:
         cached = self._users.get(user_id)
         if cached is not None and cached[1] > time.monotonic():
@@ -670,7 +683,8 @@ class SlackAdapter:
                 self.client.users_info(user=user_id, include_locale=True), USER_LOOKUP_TIMEOUT
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.warning("Slack: users.info for %r failed: %s", user_id[:40], _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"users.info {code}", "Slack: users.info for %r failed: %s", user_id[:40], code)
             return None  # not cached: the next command asks again
         user = info.get("user") or None
         if len(self._users) > 10_000:  # a big workspace: forget everyone, the lookups are cheap
@@ -916,10 +930,13 @@ class SlackAdapter:
                 **extra,
             )
         except NETWORK_ERRORS as exc:
-            log.warning("Slack: the response URL failed: %s", _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"response_url {code}", "Slack: the response URL failed: %s", code)
             return False
         if sent.status_code != 200:
-            log.warning("Slack: the response URL answered %s", sent.status_code)
+            self._warn(
+                f"response_url {sent.status_code}", "Slack: the response URL answered %s", sent.status_code
+            )
             return False
         return True
 
@@ -970,7 +987,8 @@ class SlackAdapter:
                 channel=channel, user=user, text=render.fallback(message), blocks=render.blocks(message)
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.warning("Slack: chat.postEphemeral to %s failed: %s", user, _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"chat.postEphemeral {code}", "Slack: chat.postEphemeral to %s failed: %s", user, code)
 
     async def _open_insight_modal(self, command: dict[str, Any], theme: str | None) -> None:
         themes = [(t.id, t.name) for t in self.core.program.themes]

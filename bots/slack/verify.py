@@ -41,7 +41,7 @@ class Refused:
 
 
 class LogLimiter:
-    """At most ``per_minute`` lines per client; the first line dropped says so once."""
+    """At most ``per_minute`` lines per client (or per kind of line); the first line dropped says so once."""
 
     def __init__(self, per_minute: int = LOG_LINES_PER_MINUTE, clock=time.monotonic) -> None:
         self.per_minute = per_minute
