@@ -117,6 +117,7 @@ async def run(core: Roundtable, chosen: list[Chosen]) -> int:
     try:
         return await _serve(core, chosen, stop)
     finally:
+        gc.unfreeze()  # a process that goes on (a test, an embedding) gets its collector back
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
