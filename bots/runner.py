@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 import signal
 from dataclasses import dataclass
@@ -116,6 +117,7 @@ async def run(core: Roundtable, chosen: list[Chosen]) -> int:
     try:
         return await _serve(core, chosen, stop)
     finally:
+        gc.unfreeze()  # a process that goes on (a test, an embedding) gets its collector back
         for sig in (signal.SIGTERM, signal.SIGINT):
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(sig)
@@ -155,6 +157,12 @@ async def _serve(core: Roundtable, chosen: list[Chosen], stop: asyncio.Event) ->
         return 2
 
     await core.start()
+    # what start-up made (modules, the schema, the adapters' apps) lives as long as the process:
+    # frozen out of the collector's sight, so that a full collection in a burst scans only what
+    # the burst made; it took about 80 ms over the start-up objects on a 2-core machine, every
+    # ack waiting behind it
+    gc.collect()
+    gc.freeze()
     # a terminal chat needs no operator's news on its stderr
     news = logging.DEBUG if all(c.plugin.fallback for c in chosen) else logging.INFO
     log.log(

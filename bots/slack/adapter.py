@@ -13,6 +13,7 @@ import dataclasses
 import hashlib
 import logging
 import random
+import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
@@ -20,10 +21,11 @@ from typing import TYPE_CHECKING, Any
 
 import aiohttp
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.app.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -64,6 +66,12 @@ USER_CACHE_SECONDS = 300.0
 USER_LOOKUP_TIMEOUT = 1.5  # the modal's answer must leave within Slack's 3 seconds
 CONNECT_TIMEOUT = 30.0
 RESPONSE_URL_TIMEOUT = 10.0
+# connections waiting to be accepted: a launch burst opens hundreds at once, and a connection
+# the kernel's accept queue has no room for is dropped and tried again by its sender only a
+# second later (aiohttp's default is 128; the kernel caps it at net.core.somaxconn)
+LISTEN_BACKLOG = 2048
+# lines a minute of each kind of warning a request may cause (see _warn)
+WARNINGS_PER_MINUTE = 5
 # a request body answered already: Slack's retries (X-Slack-Retry-Num) of it are dropped
 SEEN_REQUESTS = 4096
 SEND_TIMEOUT = 10.0
@@ -81,6 +89,32 @@ _USER_GONE = {"user_not_found", "channel_not_found", "user_disabled", "account_i
 _CHANNEL_GONE = {"channel_not_found", "is_archived", "not_in_channel"}
 # errors a later attempt may cure (the dispatcher retries these a few times)
 _TRANSIENT = {"ratelimited", "internal_error", "fatal_error", "service_unavailable", "request_timeout"}
+
+
+def _bolt_request(request: web.Request, admitted: verify.Admitted) -> AsyncBoltRequest:
+    """Bolt's request over the fields the gate parsed already.
+
+    bolt would parse the body again, and its form parser returns nothing at all for a form
+    with "payload" anywhere in it (a slash command's text included). A parsed body is what
+    bolt takes from Socket Mode; the request is then marked as the HTTP request it is (the
+    mode only tells bolt's own signature check, which is off, what to skip)."""
+    bolt = AsyncBoltRequest(
+        body=admitted.body,
+        query=request.query_string or None,
+        headers=request.headers,  # type: ignore[arg-type]
+        mode="socket_mode",
+    )
+    bolt.mode = "http"
+    bolt.raw_body = admitted.text
+    return bolt
+
+
+def _aiohttp_response(response: BoltResponse) -> web.Response:
+    """bolt's answer for aiohttp: its acks carry a body and a content type (no OAuth flow here,
+    so never a cookie)."""
+    body = response.body or ""
+    kind = "application/json" if body.startswith("{") else "text/plain"
+    return web.Response(status=response.status, text=body, content_type=kind)
 
 
 def _secret(value: Any) -> str:
@@ -202,9 +236,18 @@ class SlackAdapter:
             # every request of a burst that arrives before the first call returns
             client=AsyncWebClient(base_url=self.api_url, timeout=15),
             authorize=authorize,
-            # Socket Mode requests are not signed; HTTP mode refuses to start without a secret
             signing_secret=self._signing_secret,
-            request_verification_enabled=True,
+            # HTTP requests are verified once, by the gate in _http_events (signature and
+            # timestamp window, before any parsing); Socket Mode requests are not signed at all.
+            # ssl_check and url_verification are answered there too. The other middleware is
+            # for events we never take (the gate and the manifest let only app_home_opened in,
+            # never the bot's own) and for workflow functions we do not have. Every middleware
+            # is an await per request, and in a burst every request counts.
+            request_verification_enabled=False,
+            ssl_check_enabled=False,
+            url_verification_enabled=False,
+            ignoring_self_events_enabled=False,
+            attaching_function_token_enabled=False,
             # the listeners only ack and queue (the core's work queue answers later), so bolt
             # may run them before answering: no background task and no polling per request
             process_before_response=True,
@@ -213,6 +256,7 @@ class SlackAdapter:
         self._auth: AuthorizeResult | None = None
         self._session: aiohttp.ClientSession | None = None
         self._seen: OrderedDict[str, None] = OrderedDict()
+        self._warnings = verify.LogLimiter(per_minute=WARNINGS_PER_MINUTE)
         self._lookups: dict[str, asyncio.Task[dict[str, Any] | None]] = {}
         self.team_id: str | None = None
         self.bot_user_id: str | None = None
@@ -390,7 +434,7 @@ class SlackAdapter:
         server.router.add_get("/healthz", self._health)
         self._runner = web.AppRunner(server, handle_signals=False, access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, host, self.port if port is None else port)
+        site = web.TCPSite(self._runner, host, self.port if port is None else port, backlog=LISTEN_BACKLOG)
         try:
             await site.start()
         except OSError as exc:
@@ -434,23 +478,26 @@ class SlackAdapter:
 
     async def _http_events(self, request: web.Request) -> web.StreamResponse:
         # size, signature, age and shape first: nothing unsigned or malformed is parsed further
-        refused = await self._gate.check(request)
-        if refused is not None:
-            return web.Response(status=refused.status, text=refused.reason)
+        admitted = await self._gate.admit(request)
+        if isinstance(admitted, verify.Refused):
+            return web.Response(status=admitted.status, text=admitted.reason)
+        if admitted.kind == "ssl_check":  # Slack checking the certificate: nothing to do
+            return web.Response(status=200, text="")
+        if admitted.kind == "url_verification":  # Slack checking the events URL
+            return web.json_response({"challenge": admitted.body["challenge"]})
+        seen = hashlib.blake2b(admitted.raw, digest_size=16).hexdigest()
+        if request.headers.get("X-Slack-Retry-Num") and seen in self._seen:
+            # Slack retries what it thinks went unanswered; this one was answered already
+            return web.Response(status=200, text="")
         try:
-            bolt_request = await to_bolt_request(request)
-            seen = hashlib.blake2b(bolt_request.raw_body.encode(), digest_size=16).hexdigest()
-            if request.headers.get("X-Slack-Retry-Num") and seen in self._seen:
-                # Slack retries what it thinks went unanswered; this one was answered already
-                return web.Response(status=200, text="")
-            response = await self.app.async_dispatch(bolt_request)
+            response = await self.app.async_dispatch(_bolt_request(request, admitted))
         except Exception as exc:  # a signed body the SDK chokes on: a 400, not a 500 and a traceback
             return web.Response(status=400, text=self._gate.failed(request, exc).reason)
         if response.status == 200:  # verified and handled: remember it against retries
             self._seen[seen] = None
             if len(self._seen) > SEEN_REQUESTS:
                 self._seen.popitem(last=False)
-        return await to_aiohttp_response(response)
+        return _aiohttp_response(response)
 
     async def _health(self, request: web.Request) -> web.Response:
         """Every adapter of the process with its real state; 200 only when all are up."""
@@ -581,8 +628,12 @@ class SlackAdapter:
     # ---- listeners -------------------------------------------------------------
 
     def _register_listeners(self) -> None:
-        for name in COMMANDS:
-            self.app.command(f"/{name}")(self._on_command)
+        # one listener for every command: bolt tries its listeners in turn, building each
+        # one's arguments, so a command listed late (or a click, after all of them) paid for
+        # every listener before it
+        self.app.command(re.compile("^(?:" + "|".join(re.escape(f"/{n}") for n in COMMANDS) + ")$"))(
+            self._on_command
+        )
         self.app.action(render.ACTION_PATTERN)(self._on_button)
         self.app.view_submission(views.INSIGHT_CALLBACK)(self._on_insight_submit)
         self.app.view_closed(views.INSIGHT_CALLBACK)(self._on_ack_only)
@@ -596,6 +647,16 @@ class SlackAdapter:
 
     async def _on_ack_only(self, ack: Any) -> None:
         await ack()
+
+    def _warn(self, kind: str, message: str, *args: Any) -> None:
+        """A warning that every request may raise (Slack failing the same way for everyone): a
+        few lines a minute of each kind. A log line costs the loop about half a millisecond,
+        and a burst of a thousand of them would hold up the acks behind it."""
+        verdict = self._warnings.allow(kind)
+        if verdict is True:
+            log.warning(message, *args)
+        elif verdict is None:
+            log.warning("Slack: more of %s; not logging them for a minute", kind)
 
     def _cached_user(self, user_id: str) -> dict[str, Any] | None:
         cached = self._users.get(user_id)
@@ -624,7 +685,8 @@ class SlackAdapter:
                 self.client.users_info(user=user_id, include_locale=True), USER_LOOKUP_TIMEOUT
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.warning("Slack: users.info for %r failed: %s", user_id[:40], _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"users.info {code}", "Slack: users.info for %r failed: %s", user_id[:40], code)
             return None  # not cached: the next command asks again
         user = info.get("user") or None
         if len(self._users) > 10_000:  # a big workspace: forget everyone, the lookups are cheap
@@ -870,10 +932,13 @@ class SlackAdapter:
                 **extra,
             )
         except NETWORK_ERRORS as exc:
-            log.warning("Slack: the response URL failed: %s", _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"response_url {code}", "Slack: the response URL failed: %s", code)
             return False
         if sent.status_code != 200:
-            log.warning("Slack: the response URL answered %s", sent.status_code)
+            self._warn(
+                f"response_url {sent.status_code}", "Slack: the response URL answered %s", sent.status_code
+            )
             return False
         return True
 
@@ -924,7 +989,8 @@ class SlackAdapter:
                 channel=channel, user=user, text=render.fallback(message), blocks=render.blocks(message)
             )
         except (SlackApiError, *NETWORK_ERRORS) as exc:
-            log.warning("Slack: chat.postEphemeral to %s failed: %s", user, _error_code(exc))
+            code = _error_code(exc)
+            self._warn(f"chat.postEphemeral {code}", "Slack: chat.postEphemeral to %s failed: %s", user, code)
 
     async def _open_insight_modal(self, command: dict[str, Any], theme: str | None) -> None:
         themes = [(t.id, t.name) for t in self.core.program.themes]

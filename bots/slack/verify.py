@@ -19,7 +19,7 @@ import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qsl
 
 from aiohttp import web
 
@@ -41,7 +41,7 @@ class Refused:
 
 
 class LogLimiter:
-    """At most ``per_minute`` lines per client; the first line dropped says so once."""
+    """At most ``per_minute`` lines per client (or per kind of line); the first line dropped says so once."""
 
     def __init__(self, per_minute: int = LOG_LINES_PER_MINUTE, clock=time.monotonic) -> None:
         self.per_minute = per_minute
@@ -96,58 +96,101 @@ class Served:
     events: frozenset[str] = frozenset({"app_home_opened"})
 
 
+@dataclass(frozen=True, slots=True)
+class Admitted:
+    """A signed request of a shape the bot serves, parsed once for everyone after the gate."""
+
+    raw: bytes
+    text: str
+    # ``command``, ``payload`` (an interactive payload), ``event``, ``url_verification`` or
+    # ``ssl_check``
+    kind: str
+    # what bolt's listeners read: the form's fields, the interactive payload or the JSON body
+    body: dict[str, Any]
+
+
+class _Malformed(Exception):
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 def shape_problem(content_type: str, body: bytes, served: Served | None = None) -> str | None:
     """Why a signed body is not one the bot serves, or None when the listeners can take it."""
     try:
+        read_served(content_type, body, served)
+    except _Malformed as exc:
+        return exc.reason
+    return None
+
+
+def read_served(
+    content_type: str, body: bytes, served: Served | None = None
+) -> tuple[str, str, dict[str, Any]]:
+    """The body as text, its kind and its fields (see :class:`Admitted`), when it is one the bot
+    serves; raises ``_Malformed`` with a short reason otherwise."""
+    try:
         text = body.decode("utf-8")
     except UnicodeDecodeError:
-        return "body is not UTF-8"
+        raise _Malformed("body is not UTF-8") from None
     if content_type == "application/json":
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return "body is not JSON"
-        if not isinstance(data, dict):
-            return "JSON body is not an object"
-        kind = data.get("type")
-        if not isinstance(kind, str):
-            return "JSON body without a type"
-        if kind == "url_verification":
-            return None if isinstance(data.get("challenge"), str) else "challenge missing"
-        if kind == "event_callback":
-            event = data.get("event")
-            if not _object(event, "type"):
-                return "event missing"
-            if served and event["type"] not in served.events:
-                return "unsupported event"
-            if event["type"] == "app_home_opened" and not _object(event, "user"):
-                return "app_home_opened without a user"
-            return None
-        return "unsupported JSON body type"
+        kind, data = _json_body(text, served)
+        return text, kind, data
     if content_type != "application/x-www-form-urlencoded":
-        return "unsupported content type"
+        raise _Malformed("unsupported content type")
     try:
-        form = parse_qs(text, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
+        pairs = parse_qsl(text, keep_blank_values=True, strict_parsing=False, max_num_fields=200)
     except ValueError:
-        return "malformed form"
+        raise _Malformed("malformed form") from None
+    form: dict[str, str] = {}
+    for key, value in pairs:
+        form.setdefault(key, value)  # the first of a repeated field, the one checked here
     if "payload" in form:
         try:
-            payload = json.loads(form["payload"][0])
+            payload = json.loads(form["payload"])
         except ValueError:
-            return "payload is not JSON"
-        return _payload_problem(payload, served or Served())
+            raise _Malformed("payload is not JSON") from None
+        if problem := _payload_problem(payload, served or Served()):
+            raise _Malformed(problem)
+        return text, "payload", payload
     if "command" in form:
         for key in ("command", "user_id"):
-            if not (form.get(key) or [""])[0]:
-                return f"slash command without {key}"
-        if not form["command"][0].startswith("/"):
-            return "malformed slash command"
-        if served and served.commands and form["command"][0] not in served.commands:
-            return "unknown slash command"
-        return None
+            if not form.get(key):
+                raise _Malformed(f"slash command without {key}")
+        if not form["command"].startswith("/"):
+            raise _Malformed("malformed slash command")
+        if served and served.commands and form["command"] not in served.commands:
+            raise _Malformed("unknown slash command")
+        return text, "command", form
     if "ssl_check" in form:
-        return None
-    return "unsupported form body"
+        return text, "ssl_check", form
+    raise _Malformed("unsupported form body")
+
+
+def _json_body(text: str, served: Served | None) -> tuple[str, dict[str, Any]]:
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise _Malformed("body is not JSON") from None
+    if not isinstance(data, dict):
+        raise _Malformed("JSON body is not an object")
+    kind = data.get("type")
+    if not isinstance(kind, str):
+        raise _Malformed("JSON body without a type")
+    if kind == "url_verification":
+        if not isinstance(data.get("challenge"), str):
+            raise _Malformed("challenge missing")
+        return "url_verification", data
+    if kind != "event_callback":
+        raise _Malformed("unsupported JSON body type")
+    event = data.get("event")
+    if not _object(event, "type"):
+        raise _Malformed("event missing")
+    if served and event["type"] not in served.events:
+        raise _Malformed("unsupported event")
+    if event["type"] == "app_home_opened" and not _object(event, "user"):
+        raise _Malformed("app_home_opened without a user")
+    return "event", data
 
 
 def _payload_problem(payload: Any, served: Served) -> str | None:
@@ -188,14 +231,15 @@ def _payload_problem(payload: Any, served: Served) -> str | None:
 
 
 class Gate:
-    """What `_http_events` asks first: ``await gate.check(request)`` is None, or a refusal."""
+    """What `_http_events` asks first: ``await gate.admit(request)`` is the request, parsed, or a
+    refusal. The signature is checked here and only here (bolt's own check is off)."""
 
     def __init__(self, secret: str, served: Served | None = None, limiter: LogLimiter | None = None) -> None:
         self.secret = secret
         self.served = served
         self.limiter = limiter or LogLimiter()
 
-    async def check(self, request: Any) -> Refused | None:
+    async def admit(self, request: Any) -> Admitted | Refused:
         length = request.content_length
         if length is not None and length > MAX_BODY:
             return self._refuse(request, 413, "body too large")
@@ -208,12 +252,17 @@ class Gate:
         if problem := signature_problem(self.secret, request.headers, body):
             return self._refuse(request, 401, problem)
         try:
-            problem = shape_problem(request.content_type, body, self.served)
+            text, kind, fields = read_served(request.content_type, body, self.served)
+        except _Malformed as exc:
+            return self._refuse(request, 400, exc.reason)
         except Exception as exc:  # a shape nobody foresaw: still one line, still a 400
-            problem = f"malformed body ({type(exc).__name__})"
-        if problem:
-            return self._refuse(request, 400, problem)
-        return None
+            return self._refuse(request, 400, f"malformed body ({type(exc).__name__})")
+        return Admitted(body, text, kind, fields)
+
+    async def check(self, request: Any) -> Refused | None:
+        """Only the verdict of :meth:`admit`."""
+        admitted = await self.admit(request)
+        return admitted if isinstance(admitted, Refused) else None
 
     def _refuse(self, request: Any, status: int, reason: str) -> Refused:
         client = str(getattr(request, "remote", None) or "unknown")

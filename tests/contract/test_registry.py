@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import os
 import signal
 
@@ -22,9 +23,12 @@ async def test_the_runner_starts_and_stops_a_registered_adapter(sqlite_url, cloc
         async with opened_core(make_settings(sqlite_url), with_capacity(1, memo="room-1"), clock) as core:
             running = asyncio.create_task(runner.run(core, chosen))
             await until(lambda: "memo" in core.platforms(), what="the memo adapter to attach")
+            # what start-up made is out of the collector's way while serving, and back after
+            await until(lambda: gc.get_freeze_count() > 0, what="the start-up objects to be frozen")
             os.kill(os.getpid(), signal.SIGTERM)
             assert await asyncio.wait_for(running, 10) == 0
             assert core.platforms() == []
+            assert gc.get_freeze_count() == 0
     finally:
         registry.unregister("memo")
 

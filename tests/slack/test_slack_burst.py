@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 
+from bots.slack import adapter
 from bots.slack.adapter import SlackAdapter
 from shared.app import Roundtable
 from shared.store.schema import registrations
@@ -152,3 +154,19 @@ async def test_socket_mode_acks_before_the_core_answers_and_says_busy_past_the_b
         assert sorted(r.path.rsplit("/", 1)[1] for r in answers) == ["sock1", "sock2"]
     finally:
         await bot.close()
+
+
+async def test_slack_failing_for_everyone_logs_a_few_lines_not_one_per_command(
+    http_bot: SlackAdapter, standin: SlackStandIn, caplog: pytest.LogCaptureFixture
+) -> None:
+    # a log line costs the loop far more than an ack: a burst must not write one per person
+    caplog.set_level(logging.WARNING, logger="bots.slack.adapter")
+    standin.fail("users.info", "ratelimited", times=None)
+    people = [f"UFLOOD{n:03d}" for n in range(30)]
+    payloads = [standin.slash("/register", "workshop", user=u, key=f"flood-{u}") for u in people]
+    acks = await asyncio.gather(*(post_signed(http_bot.events_url, "slash_commands", p) for p in payloads))
+    assert set(acks) == {(200, "")}
+    await standin.wait_for("response_url", len(people), within=20)  # everyone still answered
+    lines = [r.getMessage() for r in caplog.records if "users.info" in r.getMessage()]
+    assert len(lines) == adapter.WARNINGS_PER_MINUTE + 1
+    assert "not logging them for a minute" in lines[-1]

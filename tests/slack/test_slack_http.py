@@ -302,6 +302,32 @@ async def test_url_verification_challenge(http_bot: SlackAdapter, standin: Slack
     assert status == 200 and "c-123" in body
 
 
+async def test_ssl_check_is_answered(http_bot: SlackAdapter, standin: SlackStandIn) -> None:
+    status, body = await post_signed(http_bot.events_url, "slash_commands", {"ssl_check": "1", "token": "x"})
+    assert (status, body) == (200, "")
+    assert not standin.calls("response_url")
+
+
+async def test_a_command_whose_text_says_payload_is_answered(
+    http_bot: SlackAdapter, standin: SlackStandIn
+) -> None:
+    # bolt's own form parser returns an empty body for any form with "payload" in it; the
+    # listeners get the gate's parse instead
+    reply = await slash(http_bot, standin, "/register", "payload", user=ALICE)
+    assert reply["response_type"] == "ephemeral"
+    assert "workshop" in texts(reply["blocks"])  # the refusal of an unknown session
+
+
+async def test_every_command_reaches_the_one_command_listener(
+    http_bot: SlackAdapter, standin: SlackStandIn
+) -> None:
+    # one listener serves every command: the first and the last listed both get their answer
+    first = await slash(http_bot, standin, "/schedule", user=ALICE)
+    last = await slash(http_bot, standin, "/help", user=ALICE)
+    assert "/register workshop" in button_values(first["blocks"])
+    assert "/register" in texts(last["blocks"])
+
+
 async def test_a_dm_that_cannot_be_delivered_is_recorded_with_its_reason(
     http_bot: SlackAdapter, standin: SlackStandIn, sqlite_core: Roundtable
 ) -> None:
