@@ -32,4 +32,8 @@ def app(secret: str) -> web.Application:
 
 
 if __name__ == "__main__":
-    web.run_app(app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+    # the bot's backlog (bots/slack/adapter.py LISTEN_BACKLOG): a burst's connections are
+    # not dropped by the kernel here either, so the two differ only in the work they do
+    web.run_app(
+        app(sys.argv[2]), host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None, backlog=2048
+    )

@@ -194,6 +194,8 @@ async def measure(options: Options) -> list[Figure]:
                 answered, took = await wait_answers(standin, burst, ANSWER_WITHIN_S)
                 seats = confirmed(db)
                 before = len(standin.calls("response_url"))
+                for i in range(int(200 * steady_s)):  # known to Slack, as real people are
+                    standin.add_user(f"US{i:05d}", f"steady{i}")
                 steady = summary(
                     await post_steady(
                         url, lambda i: slash_body(standin, f"US{i:05d}", f"s{i}"), 200, steady_s

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import hashlib
 import logging
 import random
@@ -786,7 +787,7 @@ class SlackAdapter:
         user = body["user"]
 
         async def work() -> None:
-            identity = await clicker
+            identity = await clicker()
             message = await self._respond(identity, line=value)
             trigger = body.get("trigger_id")
             response_url = body.get("response_url")
@@ -813,7 +814,7 @@ class SlackAdapter:
         if clicker is None:
             await ack()
             return
-        identity = await clicker
+        identity = await clicker()
         # the core judges the form before the ack, so that refusals show under the field
         args = {
             "theme": form.theme,
@@ -834,7 +835,7 @@ class SlackAdapter:
         if clicker is None:
             await ack()
             return
-        identity = await clicker
+        identity = await clicker()
         # judged before the ack, so that a refusal shows under its field
         message = await self._respond(identity, command=command, args=args)
         errors = views.field_errors(message, args) if not message.ok else None
@@ -876,8 +877,11 @@ class SlackAdapter:
 
     # ---- helpers ---------------------------------------------------------------
 
-    def _clicker(self, body: dict[str, Any], *, wait: bool = True) -> Any:
-        """The identity (awaitable) of who clicked or submitted; None for a payload without a user.
+    def _clicker(
+        self, body: dict[str, Any], *, wait: bool = True
+    ) -> Callable[[], Awaitable[Identity]] | None:
+        """How to get the identity of who clicked or submitted; None for a payload without a user.
+        (A callable, not a coroutine: a click dropped as a duplicate never starts one.)
 
         ``wait=False`` (before an ack): no users.info call, see :meth:`_identity`."""
         user = body.get("user")
@@ -887,7 +891,8 @@ class SlackAdapter:
         team = body.get("team")
         team_id = (team.get("id") if isinstance(team, dict) else None) or user.get("team_id")
         name = user.get("username") or user.get("name")
-        return self._identity(
+        return functools.partial(
+            self._identity,
             team_id if isinstance(team_id, str) else None,
             user["id"],
             name if isinstance(name, str) else None,
