@@ -284,20 +284,12 @@ async def register(
         },
     )
     if not placed:  # registered already: their standing, unchanged; new answers kept
+        kept: dict[str, object] = {}
         if via is None:
-            # asked for in so many words: no longer the gesture's to undo
-            await conn.execute(
-                update(registrations)
-                .where(
-                    and_(
-                        registrations.c.person_id == account.person_id,
-                        registrations.c.session_id == session.id,
-                        registrations.c.via.is_not(None),
-                    )
-                )
-                .values(via=None)
-            )
+            kept["via"] = None  # asked for in so many words: no longer the gesture's to undo
         if answers is not None:
+            kept["answers"] = json.dumps(answers, ensure_ascii=False)
+        if kept:
             await conn.execute(
                 update(registrations)
                 .where(
@@ -306,7 +298,7 @@ async def register(
                         registrations.c.session_id == session.id,
                     )
                 )
-                .values(answers=json.dumps(answers, ensure_ascii=False))
+                .values(**kept)
             )
         existing = await standing(conn, account.person_id, session.id)
         assert existing is not None
