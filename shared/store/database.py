@@ -298,7 +298,7 @@ class Database:
         result. When any of them raises (a refusal, a database error) or the commit fails,
         the whole group is rolled back and each caller's work runs again alone, in its own
         transaction, so that every caller gets their own answer and nothing is stored
-        half-way. Like :meth:`run`, only for work whose every effect is in the database;
+        half-way; when the transaction cannot even begin, each is told that at once. Like :meth:`run`, only for work whose every effect is in the database;
         results are handed out after the commit, so nothing is announced before it is stored."""
         if self._grouping:
             unit: _Unit = _Unit(work, asyncio.get_running_loop().create_future())
@@ -335,11 +335,21 @@ class Database:
                 await _settle_with(group[0], self.run(group[0].work))
                 return
             values: list[object] = []
+            began = False
             try:
                 async with self.transaction() as conn:
+                    began = True
                     for unit in group:
                         values.append(await unit.work(conn))
             except Exception as exc:
+                if not began and not getattr(exc, "connection_invalidated", False):
+                    # no transaction (another process held SQLite's write lock past the busy
+                    # timeout, the file is gone): nobody's work ran, and each alone would only
+                    # wait out the same lock once more per caller; everyone hears it now (a
+                    # dropped connection is still tried again by each one's run)
+                    for unit in group:
+                        _settle(unit, error=exc)
+                    return
                 # someone's refusal or the database's trouble: the whole group is rolled back
                 # (no savepoints: on PostgreSQL two more round trips a person would cost
                 # more than the shared commit saves), and each runs again alone, in its own
