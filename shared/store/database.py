@@ -33,6 +33,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+GROUP_LOCK = 7345003
 # the storage check before a transaction is skipped this soon after one passed
 RECHECK_S = 0.005
 # group commit: at most this many callers' work in one transaction (a launch burst is worked
@@ -339,6 +340,11 @@ class Database:
             try:
                 async with self.transaction() as conn:
                     began = True
+                    # PostgreSQL: one group at a time across processes. A group locks the rows
+                    # of the sessions its members ask for in arrival order, so two processes'
+                    # groups could lock two sessions in opposite orders and deadlock (broken by
+                    # the server after a second, then each member runs again alone)
+                    await advisory_lock(conn, GROUP_LOCK)
                     for unit in group:
                         values.append(await unit.work(conn))
             except Exception as exc:

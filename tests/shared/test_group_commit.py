@@ -4,6 +4,7 @@ still hears their own outcome; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
 import sqlite3
 
@@ -16,7 +17,8 @@ from shared.errors import Refusal
 from shared.store import database
 from shared.store.schema import identities, outbox, people
 from shared.store.schema import registrations as places
-from tests.support import person, with_capacity
+from tests.conftest import make_settings
+from tests.support import opened_core, person, with_capacity
 
 
 @pytest.fixture
@@ -169,3 +171,28 @@ async def test_a_group_that_cannot_begin_fails_at_once_not_once_a_caller(short_b
     # the first caller alone, then the other seven together: two busy timeouts, not eight
     assert waited < 5 * short_busy_timeout, waited
     assert await counts(core) == (0, 0, 0)
+
+
+async def test_groups_of_two_processes_asking_for_two_sessions_do_not_deadlock(
+    postgres_url, program, clock, caplog
+):
+    """Each group locks the rows of the sessions its members ask for, in arrival order: two
+    processes' groups asking for the workshop and the roundtable in opposite orders must not
+    deadlock (PostgreSQL would break it after a second, and the group would run again alone)."""
+    caplog.set_level(logging.DEBUG, logger="shared.store.database")
+    async with (
+        opened_core(make_settings(postgres_url), program, clock) as one,
+        opened_core(make_settings(postgres_url), program, clock) as two,
+    ):
+
+        async def wave(core, tag, first, second):
+            for n in range(6):
+                await asyncio.gather(
+                    *(core.register(person(f"{tag}{n}x{i}"), (first, second)[i % 2]) for i in range(8))
+                )
+
+        await asyncio.gather(
+            wave(one, "a", "workshop", "roundtable"), wave(two, "b", "roundtable", "workshop")
+        )
+    failed = [r.getMessage()[:120] for r in caplog.records if "failed" in r.getMessage()]
+    assert not failed, failed
