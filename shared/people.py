@@ -132,10 +132,10 @@ async def resolve(conn: AsyncConnection, identity: Identity, now: datetime) -> A
     name = text.clean_name(identity.display_name or identity.user_id, 200) or identity.user_id
     row = await _lookup(conn, identity)
     if row is not None:
-        if not identity.display_name:
-            name = row.display_name  # the platform did not say (an event with only an id): keep it
-        # the name and the platform's hints in one UPDATE, only when something changed
+        # by position: the row is a plain tuple on the prepared path (the order of _FIND)
         identity_id, _person, shown, seen_zone, seen_locale = row[:5]
+        if not identity.display_name:
+            name = shown  # the platform did not say (an event with only an id): keep it
         zone = identity.zone or seen_zone
         locale = identity.locale or seen_locale
         if (shown, seen_zone, seen_locale) != (name, zone, locale):

@@ -213,7 +213,14 @@ class Interest:
             try:
                 marked = await self._marked(guild, mirror.external_id)
                 done = await core.resync_via(session_id, "discord", adapter.workspace, marked, VIA)
-            except (discord.HTTPException, aiohttp.ClientError, OSError, TimeoutError, *FAILURES) as exc:
+            except (
+                discord.HTTPException,
+                aiohttp.ClientError,
+                OSError,
+                TimeoutError,
+                ValueError,
+                *FAILURES,
+            ) as exc:
                 log.warning("Discord: re-syncing the Interested marks of %s failed: %s", session_id, exc)
                 continue
             if done.added or done.removed:
@@ -234,13 +241,24 @@ class Interest:
             page = await http.get_scheduled_event_users(
                 int(guild), int(event_id), limit=PAGE, with_member=True, after=after
             )
+            last = None
             for entry in page:
-                user = entry.get("user") or {}
-                if not user.get("id") or user.get("bot"):
+                user = _object(_object(entry).get("user"))
+                if not str(user.get("id") or "").isdigit():  # an entry without a user id: skipped
                     continue
-                member = entry.get("member") or {}
+                last = max(last or 0, int(user["id"]))
+                if user.get("bot"):
+                    continue
+                member = _object(_object(entry).get("member"))
                 name = member.get("nick") or user.get("global_name") or user.get("username") or ""
                 marked.append(self.adapter.identity_of(str(user["id"]), name))
             if len(page) < PAGE:
                 return marked
-            after = str(max(int(e["user"]["id"]) for e in page if e.get("user")))
+            if last is None:  # no way to the next page: the list is not read (a ValueError, logged)
+                raise ValueError(f"a page of the Interested list of event {event_id} has no user ids")
+            after = str(last)
+
+
+def _object(value: Any) -> dict[str, Any]:
+    """A JSON object from Discord's list, or an empty one for anything else."""
+    return value if isinstance(value, dict) else {}

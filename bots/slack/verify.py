@@ -210,7 +210,8 @@ def _payload_problem(payload: Any, served: Served) -> str | None:
             return "block_actions without actions"
         if not all(_object(a, "action_id") for a in actions):
             return "malformed action"
-        if served.action_id and not any(served.action_id.match(a["action_id"]) for a in actions):
+        # bolt dispatches a click by its first action only
+        if served.action_id and not served.action_id.match(actions[0]["action_id"]):
             return "unknown action"
         for action in actions:
             if "value" in action and not isinstance(action["value"], str):

@@ -189,18 +189,24 @@ def form_modal(form: Form, metadata: dict[str, str]) -> dict[str, Any]:
 
 def read_form(view: dict[str, Any]) -> tuple[str, dict[str, str], dict[str, str]]:
     """The command, its arguments with every field's answer (empty when skipped), and metadata."""
-    values = (view.get("state") or {}).get("values") or {}
+
+    def as_dict(value: Any) -> dict[str, Any]:  # odd pieces of a signed payload read as empty
+        return value if isinstance(value, dict) else {}
+
+    values = as_dict(as_dict(view.get("state")).get("values"))
+    metadata_text = view.get("private_metadata")
     try:
-        metadata = json.loads(view.get("private_metadata") or "{}")
+        metadata = json.loads(metadata_text if isinstance(metadata_text, str) and metadata_text else "{}")
     except ValueError:
         metadata = {}
-    metadata = metadata if isinstance(metadata, dict) else {}
-    args = {str(k): str(v) for k, v in (metadata.pop("args", None) or {}).items()}
+    metadata = as_dict(metadata)
+    args = {str(k): str(v) for k, v in as_dict(metadata.pop("args", None)).items()}
     for block_id, block in values.items():
-        element = (block or {}).get(VALUE) or {}
-        selected = element.get("selected_option") or {}
+        element = as_dict(as_dict(block).get(VALUE))
+        selected = as_dict(element.get("selected_option"))
         args[str(block_id)] = str(element.get("value") or selected.get("value") or "")
-    return str(metadata.pop("command", "")), args, metadata
+    command = str(metadata.pop("command", ""))
+    return command, args, {k: v for k, v in metadata.items() if isinstance(v, str)}
 
 
 def field_errors(message: Message, fields: Iterable[str]) -> dict[str, str] | None:

@@ -33,6 +33,7 @@ SQLITE_BUSY_TIMEOUT_MS = 30_000
 # PostgreSQL advisory lock keys: one per thing that several processes must not do at once
 UPGRADE_LOCK = 7345001
 PROGRAM_SYNC_LOCK = 7345002
+GROUP_LOCK = 7345003
 # the storage check before a transaction is skipped this soon after one passed
 RECHECK_S = 0.005
 # group commit: at most this many callers' work in one transaction (a launch burst is worked
@@ -298,7 +299,7 @@ class Database:
         result. When any of them raises (a refusal, a database error) or the commit fails,
         the whole group is rolled back and each caller's work runs again alone, in its own
         transaction, so that every caller gets their own answer and nothing is stored
-        half-way. Like :meth:`run`, only for work whose every effect is in the database;
+        half-way; when the transaction cannot even begin, each is told that at once. Like :meth:`run`, only for work whose every effect is in the database;
         results are handed out after the commit, so nothing is announced before it is stored."""
         if self._grouping:
             unit: _Unit = _Unit(work, asyncio.get_running_loop().create_future())
@@ -335,11 +336,26 @@ class Database:
                 await _settle_with(group[0], self.run(group[0].work))
                 return
             values: list[object] = []
+            began = False
             try:
                 async with self.transaction() as conn:
+                    began = True
+                    # PostgreSQL: one group at a time across processes. A group locks the rows
+                    # of the sessions its members ask for in arrival order, so two processes'
+                    # groups could lock two sessions in opposite orders and deadlock (broken by
+                    # the server after a second, then each member runs again alone)
+                    await advisory_lock(conn, GROUP_LOCK)
                     for unit in group:
                         values.append(await unit.work(conn))
             except Exception as exc:
+                if not began and not getattr(exc, "connection_invalidated", False):
+                    # no transaction (another process held SQLite's write lock past the busy
+                    # timeout, the file is gone): nobody's work ran, and each alone would only
+                    # wait out the same lock once more per caller; everyone hears it now (a
+                    # dropped connection is still tried again by each one's run)
+                    for unit in group:
+                        _settle(unit, error=exc)
+                    return
                 # someone's refusal or the database's trouble: the whole group is rolled back
                 # (no savepoints: on PostgreSQL two more round trips a person would cost
                 # more than the shared commit saves), and each runs again alone, in its own

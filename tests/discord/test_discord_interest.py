@@ -291,3 +291,27 @@ async def test_closing_lets_the_mark_being_stored_finish(monkeypatch: pytest.Mon
     await started.wait()
     await interest.close()
     assert finished == ["3"]  # the one being stored finished; the queued one waits for the re-sync
+
+
+async def test_a_full_page_of_the_list_without_user_ids_is_logged_not_raised_at_start(
+    standin: DiscordStandin,
+    discord_core: Roundtable,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    real = standin._event_users
+
+    def odd(event_id: str, query: dict[str, str]) -> tuple[int, Any, dict[str, str]]:
+        status, page, headers = real(event_id, query)
+        if status == 200 and "after" not in query:  # a full first page, and no user id in it
+            return 200, [{"guild_scheduled_event_id": event_id, "user": "?"}] * 100, headers
+        return status, page, headers
+
+    monkeypatch.setattr(standin, "_event_users", odd)
+    caplog.set_level(logging.WARNING, logger="bots.discord")
+    adapter = await start(standin, discord_core)  # the start itself must not fail
+    try:
+        assert "re-syncing the Interested marks of roundtable failed" in caplog.text
+        assert not [r for r in caplog.records if r.exc_info]
+    finally:
+        await adapter.close()

@@ -4,7 +4,9 @@ still hears their own outcome; on SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
+import sqlite3
 
 import pytest
 from sqlalchemy import func, select
@@ -12,9 +14,11 @@ from sqlalchemy.exc import OperationalError
 
 from shared import registrations
 from shared.errors import Refusal
+from shared.store import database
 from shared.store.schema import identities, outbox, people
 from shared.store.schema import registrations as places
-from tests.support import person, with_capacity
+from tests.conftest import make_settings
+from tests.support import opened_core, person, with_capacity
 
 
 @pytest.fixture
@@ -136,3 +140,59 @@ async def test_database_errors_mid_group_store_nothing_half_way_and_every_caller
     assert [s for s, _ in outcomes].count(registrations.CONFIRMED) == 30
     assert sorted(p for s, p in outcomes if s == registrations.WAITLISTED) == [1, 2]
     assert await counts(core) == (32, 32, 32 * 3)
+
+
+@pytest.fixture
+def short_busy_timeout(monkeypatch) -> float:
+    """SQLite waits this long (seconds) for another process's write lock (set before the core opens)."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT_MS", 300)
+    return 0.3
+
+
+async def test_a_group_that_cannot_begin_fails_at_once_not_once_a_caller(short_busy_timeout, sqlite_core):
+    """Another process holds SQLite's write lock past the busy timeout: the group's BEGIN fails
+    before anyone's work ran, so each caller is told at once; running each alone again would
+    only wait out the busy timeout once more per caller."""
+    core = sqlite_core
+    assert core.db.file is not None
+    other = sqlite3.connect(core.db.file, isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        replies = await asyncio.gather(
+            *(core.register(person(f"p{i}"), "workshop") for i in range(8)), return_exceptions=True
+        )
+        waited = loop.time() - started
+    finally:
+        other.execute("ROLLBACK")
+        other.close()
+    assert all(isinstance(r, OperationalError) and "locked" in str(r) for r in replies), replies
+    # the first caller alone, then the other seven together: two busy timeouts, not eight
+    assert waited < 5 * short_busy_timeout, waited
+    assert await counts(core) == (0, 0, 0)
+
+
+async def test_groups_of_two_processes_asking_for_two_sessions_do_not_deadlock(
+    postgres_url, program, clock, caplog
+):
+    """Each group locks the rows of the sessions its members ask for, in arrival order: two
+    processes' groups asking for the workshop and the roundtable in opposite orders must not
+    deadlock (PostgreSQL would break it after a second, and the group would run again alone)."""
+    caplog.set_level(logging.DEBUG, logger="shared.store.database")
+    async with (
+        opened_core(make_settings(postgres_url), program, clock) as one,
+        opened_core(make_settings(postgres_url), program, clock) as two,
+    ):
+
+        async def wave(core, tag, first, second):
+            for n in range(6):
+                await asyncio.gather(
+                    *(core.register(person(f"{tag}{n}x{i}"), (first, second)[i % 2]) for i in range(8))
+                )
+
+        await asyncio.gather(
+            wave(one, "a", "workshop", "roundtable"), wave(two, "b", "roundtable", "workshop")
+        )
+    failed = [r.getMessage()[:120] for r in caplog.records if "failed" in r.getMessage()]
+    assert not failed, failed

@@ -6,7 +6,9 @@ from datetime import timedelta
 
 import pytest
 
+from shared import registrations
 from shared.commands import Invocation
+from shared.identity import Identity
 from tests.support import RecordingPort, person, with_capacity
 
 
@@ -188,3 +190,14 @@ async def test_a_resync_adds_the_marked_and_ends_the_unmarked(core):
     # ben from the list; cid's /register follow stays though cid is not in it
     for who in ("ben", "cid"):
         assert "following" in (await run(core, who, "mysessions")).fields[0].value
+
+
+async def test_a_known_account_marking_without_a_name_keeps_its_stored_name(core):
+    # a Discord mark brings only the user id: a known account must still get its follow
+    await run(core, "ann", "register", session="workshop")
+    nameless = Identity("console", "local", "ann", "")
+    followed = await core.follow_via(nameless, "roundtable", "interested")
+    assert followed is not None and "You are following" in followed.text
+    async with core.db.transaction() as conn:
+        [entry] = await registrations.roster(conn, "roundtable")
+    assert entry.name == "Ann"

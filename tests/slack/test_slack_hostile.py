@@ -79,6 +79,9 @@ async def test_oversized_and_stale_requests_are_refused(http_bot: SlackAdapter) 
         'payload={"type":"block_actions"}',
         'payload={"type":"block_actions","user":{"id":"U1"},"actions":[{}]}',
         'payload={"type":"block_actions","user":{"id":"U1"},"actions":"x"}',
+        # only the first action is dispatched (bolt): a known one after an unknown one is no 404
+        'payload={"type":"block_actions","user":{"id":"U1"},"actions":[{"action_id":"nope"},'
+        '{"action_id":"rt_cmd_0","value":"/schedule"}]}',
         'payload={"type":"view_submission","user":{"id":"U1"}}',
         'payload={"type":"view_submission","user":{"id":"U1"},"view":[]}',
         'payload={"type":"shortcut","user":{"id":"U1"}}',
@@ -175,4 +178,38 @@ async def test_a_thousand_signed_random_payloads_never_get_500_nor_a_traceback(
     assert 500 not in statuses, statuses
     assert set(statuses) <= {200, 400}, (statuses, odd[:3])
     assert statuses.get(400, 0) > 100 and statuses.get(200, 0) > 50, statuses
+    assert not _tracebacks(caplog), [r.getMessage() for r in _tracebacks(caplog)][:3]
+
+
+@pytest.mark.parametrize(
+    "view",
+    [
+        {"state": {"values": {"session": 5}}},
+        {"state": {"values": {"session": {"value": "x"}, "q1": {"value": 7}}}},
+        {"state": {"values": {"q1": {"value": {"selected_option": "x"}}}}},
+        {"private_metadata": 5},
+        {"private_metadata": '{"args": [1, 2], "command": "register"}'},
+        {"private_metadata": '{"command": "register", "channel": 5, "response_url": ["x"]}'},
+    ],
+)
+async def test_a_signed_form_submission_with_odd_pieces_gets_no_500_nor_a_traceback(
+    http_bot: SlackAdapter, caplog: pytest.LogCaptureFixture, view: dict[str, Any]
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    payload = {
+        "type": "view_submission",
+        "user": {"id": ALICE},
+        "view": {"callback_id": "rt_form", "type": "modal", **view},
+    }
+    from urllib.parse import urlencode
+
+    async with aiohttp.ClientSession() as session:
+        status = await _post(
+            session,
+            http_bot.events_url,
+            urlencode({"payload": json.dumps(payload)}),
+            "application/x-www-form-urlencoded",
+        )
+    await _settle()
+    assert status in (200, 400)
     assert not _tracebacks(caplog), [r.getMessage() for r in _tracebacks(caplog)][:3]
