@@ -721,7 +721,7 @@ class SlackAdapter:
 
     async def _acknowledge(
         self, ack: Any, key: tuple[str, ...], job: Callable[[], Awaitable[object]]
-    ) -> Admission:
+    ) -> None:
         """Ack at once and queue the work; a full queue gets the polite busy answer in the ack."""
         admission = self.core.work.submit(job, key=key)
         if admission is Admission.BUSY:
@@ -730,7 +730,6 @@ class SlackAdapter:
         else:
             # a duplicate (double click, retry) is acked and dropped: the first one answers
             await ack()
-        return admission
 
     async def _on_command(self, ack: Any, command: dict[str, Any]) -> None:
         # Slack escapes &, < and > in the text it sends us; the core wants what was typed
@@ -806,9 +805,9 @@ class SlackAdapter:
 
         team = body.get("team")
         team_id = team.get("id") if isinstance(team, dict) else user.get("team_id")
-        admission = await self._acknowledge(ack, ("slack", str(team_id or ""), user["id"], value), work)
-        if admission is not Admission.ACCEPTED:
-            clicker.close()  # the work will not run: its identity lookup is never awaited
+        # a click dropped as a duplicate or busy never starts its identity lookup (``clicker``
+        # is a callable, awaited only in ``work``)
+        await self._acknowledge(ack, ("slack", str(team_id or ""), user["id"], value), work)
 
     async def _on_insight_submit(self, ack: Any, body: dict[str, Any], view: dict[str, Any]) -> None:
         form = views.read_insight_form(view if isinstance(view, dict) else {})
