@@ -26,7 +26,7 @@ import discord
 from shared import mirrors
 from shared.identity import Identity, Recipient
 from shared.port import DeliveryError
-from shared.store.database import FAILURES
+from shared.store.database import FAILURES, StorageUnavailable
 
 if TYPE_CHECKING:
     from bots.discord.adapter import DiscordAdapter
@@ -115,6 +115,9 @@ class Interest:
                 await asyncio.shield(self._current)
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailable as exc:
+                # the file went from under the bot: the core says so once and stops it
+                self.adapter.core.storage_lost(exc)
             except Exception:
                 log.exception("Discord: a scheduled event mark could not be handled")
             finally:

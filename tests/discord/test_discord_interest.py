@@ -315,3 +315,28 @@ async def test_a_full_page_of_the_list_without_user_ids_is_logged_not_raised_at_
         assert not [r for r in caplog.records if r.exc_info]
     finally:
         await adapter.close()
+
+
+async def test_a_mark_on_a_vanished_database_stops_the_bot_without_a_traceback(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from types import SimpleNamespace
+
+    from bots.discord.interest import Interest, Mark
+    from shared.store.database import StorageUnavailable
+
+    lost: list[BaseException] = []
+
+    async def vanished(mark: Mark) -> None:
+        raise StorageUnavailable("the database file rt.db was removed while the bot was running")
+
+    adapter = SimpleNamespace(
+        client=SimpleNamespace(user=None), core=SimpleNamespace(storage_lost=lost.append)
+    )
+    interest = Interest(adapter)  # type: ignore[arg-type]
+    monkeypatch.setattr(interest, "handle", vanished)
+    interest.take({"guild_id": "1", "guild_scheduled_event_id": "2", "user_id": "3"}, True)
+    await asyncio.wait_for(interest.idle(1), 5)
+    await interest.close()
+    assert [str(e) for e in lost] == ["the database file rt.db was removed while the bot was running"]
+    assert not [r for r in caplog.records if r.exc_info]
