@@ -178,6 +178,8 @@ class Roundtable:
                 await self.purge()
             except asyncio.CancelledError:
                 raise
+            except database.StorageUnavailable as exc:
+                self.storage_lost(exc)
             except Exception:
                 # the next run tries again; nothing is half-purged (one transaction)
                 log.exception("the retention purge failed; trying again later")

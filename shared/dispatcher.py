@@ -32,7 +32,7 @@ from shared.clock import Clock
 from shared.identity import Reach, Recipient
 from shared.port import CANNOT_DELETE, PLATFORM_ERROR, DeliveryError, DeliveryPort
 from shared.program import Program
-from shared.store.database import Database
+from shared.store.database import Database, StorageUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -206,6 +206,10 @@ class Dispatcher:
                 await self.clock.sleep_until(self._next, self._wake)
             except asyncio.CancelledError:
                 raise
+            except StorageUnavailable as exc:
+                # the file went from under the bot: the core's watcher stops it; one line here
+                log.error("the dispatcher stopped: %s", exc)
+                await self.clock.sleep_until(self.clock.now() + timedelta(seconds=5), self._wake)
             except Exception:
                 # a database hiccup must not end reminders for good
                 log.exception("the dispatcher loop failed; trying again shortly")

@@ -305,3 +305,27 @@ async def test_a_write_sqlite_refuses_is_storage_unavailable(tmp_path, program, 
         said = await core.respond(Identity("console", "local", "ben", "Ben"), line="/register workshop")
         assert said.text == replies.STORAGE_UNAVAILABLE
         assert core.failed.is_set()
+
+
+async def test_the_loops_meeting_a_vanished_file_say_so_in_one_line(tmp_path, program, clock, caplog):
+    """The dispatcher and the retention purge may reach the gone file before the watch does:
+    one line each, no traceback; the purge tells the core, which stops the bot."""
+    import asyncio
+
+    path = tmp_path / "loops.db"
+    async with opened_core(make_settings(f"sqlite:///{path}"), program, clock) as core:
+        path.unlink()
+        dispatcher = asyncio.ensure_future(core.dispatcher._run())
+        retention = asyncio.ensure_future(core._retention_loop())
+        try:
+            await asyncio.wait_for(core.failed.wait(), 5)
+            for _ in range(500):  # the dispatcher's first pass meets the gone file too
+                if any("dispatcher stopped" in r.getMessage() for r in caplog.records):
+                    break
+                await asyncio.sleep(0.01)
+        finally:
+            for task in (dispatcher, retention):
+                task.cancel()
+            await asyncio.gather(dispatcher, retention, return_exceptions=True)
+        assert "removed" in (core.failure or "")
+        assert not [r.getMessage() for r in caplog.records if r.exc_info]
