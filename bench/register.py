@@ -296,69 +296,53 @@ async def _raw_pg_registration(db, i: int, capacity: int) -> None:
 BURSTS = (8, 32)  # the WorkQueue's default pool, and a larger one
 
 
+async def _sqlite_figure(people: int, concurrency: int, key: str, label: str, what: str) -> Figure:
+    """The core beside raw aiosqlite doing the same statements and the minimal ones, taking turns."""
+    with tempfile.TemporaryDirectory() as tmp:
+        got = await interleaved(
+            people,
+            concurrency,
+            {
+                "raw": raw_session(Path(tmp)),
+                "core": core_session(None, Path(tmp)),
+                "minimal": raw_session(Path(tmp), same_work=False),
+            },
+        )
+    core, raw, minimal = got["core"], got["raw"], got["minimal"]
+    stem, _, suffix = key.partition("_per_s")
+    return Figure(
+        key,
+        label,
+        core,
+        "/s",
+        baseline=raw,
+        baseline_key=f"{stem}_raw_per_s{suffix}",
+        note=f"raw: aiosqlite, one transaction per registration, {what}; "
+        f"minimal (person, identity, place): {minimal:,.0f}/s = {core / minimal:.2f}×",
+        extra={
+            f"{stem}_raw_minimal_per_s{suffix}": round(minimal, 3),
+            f"{stem}_vs_raw{suffix}": round(core / raw, 3),
+            f"{stem}_vs_raw_minimal{suffix}": round(core / minimal, 3),
+        },
+    )
+
+
 async def measure(options: Options) -> list[Figure]:
     sizes = [300] if options.quick else [1000, 10_000]
     figures: list[Figure] = []
     for n, people in enumerate(sizes):
-        with tempfile.TemporaryDirectory() as tmp:
-            got = await interleaved(
-                people,
-                1,
-                {
-                    "raw": raw_session(Path(tmp)),
-                    "core": core_session(None, Path(tmp)),
-                    "minimal": raw_session(Path(tmp), same_work=False),
-                },
-            )
-        core, raw, minimal = got["core"], got["raw"], got["minimal"]
         suffix = "" if n == 0 else f"_{people // 1000}k"
+        label = f"register, core, SQLite, {people:,} people one after another"
         figures.append(
-            Figure(
-                f"register_per_s{suffix}",
-                f"register, core, SQLite, {people:,} people one after another",
-                core,
-                "/s",
-                baseline=raw,
-                baseline_key=f"register_raw_per_s{suffix}",
-                note=f"raw: aiosqlite, one transaction per registration, the same statements; "
-                f"minimal (person, identity, place): {minimal:,.0f}/s = {core / minimal:.2f}×",
-                extra={
-                    f"register_raw_minimal_per_s{suffix}": round(minimal, 3),
-                    f"register_vs_raw{suffix}": round(core / raw, 3),
-                    f"register_vs_raw_minimal{suffix}": round(core / minimal, 3),
-                },
-            )
+            await _sqlite_figure(people, 1, f"register_per_s{suffix}", label, "the same statements")
         )
     people = sizes[0]
     for concurrency in BURSTS:
-        with tempfile.TemporaryDirectory() as tmp:
-            got = await interleaved(
-                people,
-                concurrency,
-                {
-                    "raw": raw_session(Path(tmp)),
-                    "core": core_session(None, Path(tmp)),
-                    "minimal": raw_session(Path(tmp), same_work=False),
-                },
-            )
-        core, raw, minimal = got["core"], got["raw"], got["minimal"]
         suffix = "" if concurrency == BURSTS[0] else f"_{concurrency}"
+        label = f"register, core, SQLite, {people:,} at once, {concurrency} workers (group commit)"
+        what = f"same statements, {concurrency} tasks"
         figures.append(
-            Figure(
-                f"register_burst_per_s{suffix}",
-                f"register, core, SQLite, {people:,} at once, {concurrency} workers (group commit)",
-                core,
-                "/s",
-                baseline=raw,
-                baseline_key=f"register_burst_raw_per_s{suffix}",
-                note=f"raw: aiosqlite, one transaction per registration, same statements, {concurrency} "
-                f"tasks; minimal: {minimal:,.0f}/s = {core / minimal:.2f}×",
-                extra={
-                    f"register_burst_raw_minimal_per_s{suffix}": round(minimal, 3),
-                    f"register_burst_vs_raw{suffix}": round(core / raw, 3),
-                    f"register_burst_vs_raw_minimal{suffix}": round(core / minimal, 3),
-                },
-            )
+            await _sqlite_figure(people, concurrency, f"register_burst_per_s{suffix}", label, what)
         )
     if options.database_url:
         figures.extend(await _postgres(options.database_url, people))
