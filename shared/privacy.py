@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, func, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from shared import marks as mark_rows
 from shared import outbox, people, registrations
 from shared.identity import Identity
 from shared.program import Program
@@ -159,7 +160,8 @@ async def forget(
         await tally(conn, f"rating:{rating}", session_id, 1)
     rated = (await conn.execute(delete(feedback).where(feedback.c.person_id == person_id))).rowcount or 0
     await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(identity_ids)))
-    await conn.execute(delete(marks).where(marks.c.identity_id.in_(identity_ids)))
+    # the marks acted on stay: a fingerprint naming nobody, which keeps a re-sync from
+    # following the forgotten person again while their mark is still on the event
     await conn.execute(delete(identities).where(identities.c.id.in_(identity_ids)))
     await conn.execute(delete(people_table).where(people_table.c.id == person_id))
 
@@ -258,11 +260,7 @@ async def export(conn: AsyncConnection, person_id: int) -> dict:
     rated = (
         await conn.execute(select(feedback).where(feedback.c.person_id == person_id).order_by(feedback.c.id))
     ).fetchall()
-    marked = (
-        await conn.execute(
-            select(marks).where(marks.c.identity_id.in_(identity_ids)).order_by(marks.c.created_at)
-        )
-    ).fetchall()
+    marked = await mark_rows.of_accounts(conn, [(a.platform, a.workspace, a.user_id) for a in accounts])
     return {
         "feedback": [
             {"session": f.session_id, "rating": f.rating, "lesson": f.text, "at": _iso(f.created_at)}
@@ -384,7 +382,6 @@ async def purge(conn: AsyncConnection, now: datetime, days: int) -> Purged:
         mine = or_(outbox_table.c.person_id == person_id, outbox_table.c.identity_id.in_(ids))
         messages += (await conn.execute(delete(outbox_table).where(mine))).rowcount or 0
         await conn.execute(delete(link_codes).where(link_codes.c.identity_id.in_(ids)))
-        await conn.execute(delete(marks).where(marks.c.identity_id.in_(ids)))
         await conn.execute(delete(identities).where(identities.c.person_id == person_id))
         await conn.execute(delete(people_table).where(people_table.c.id == person_id))
         gone += 1

@@ -262,6 +262,10 @@ async def register(
     session = session_or_raise(program, session_id)
     if session.cancelled:
         raise SessionCancelled(session)
+    # the session's lock before the account's rows: the order every registration takes, so
+    # that a group (which holds the session while it creates the next person) and a lone
+    # registration (which creates its person, then asks for the session) never deadlock
+    await lock_session(conn, session.id)
     account = await people.resolve(conn, identity, now)
     if not session.accepts_registration(now):
         existing = await standing(conn, account.person_id, session.id)
@@ -270,7 +274,6 @@ async def register(
                 existing.session_id, existing.status, existing.position, already=True, prefs=account.prefs
             )
         raise RegistrationError(closed_message(session))
-    await lock_session(conn, session.id)
     placed = await _take_place(conn.dialect.name, session.capped).rows(
         conn,
         {
@@ -352,16 +355,21 @@ async def cancel_via(
     if account is None:
         return Cancellation(session.id, None)
     await lock_session(conn, session.id)
+    if not await made_via(conn, account.person_id, session.id, via):
+        return Cancellation(session.id, None)
+    return await cancel_person(conn, program, account.person_id, session, now)
+
+
+async def made_via(conn: AsyncConnection, person_id: int, session_id: str, via: str) -> bool:
+    """Whether the person's place in the session was made by the gesture ``via``."""
     made = (
         await conn.execute(
             select(registrations.c.via).where(
-                and_(registrations.c.person_id == account.person_id, registrations.c.session_id == session.id)
+                and_(registrations.c.person_id == person_id, registrations.c.session_id == session_id)
             )
         )
     ).first()
-    if made is None or made.via != via:
-        return Cancellation(session.id, None)
-    return await cancel_person(conn, program, account.person_id, session, now)
+    return made is not None and made.via == via
 
 
 @dataclass(frozen=True, slots=True)

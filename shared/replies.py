@@ -518,6 +518,12 @@ def privacy_notice(program: Program, retention_days: int) -> Message:
                     "Registrations and the messages about a session are deleted {days} days "
                     "after it ends; only counts without names stay. Insights stay until you erase them.",
                     days=retention_days,
+                )
+                + " "
+                + _(
+                    "A mark you put on a session's event, once I have acted on it, is kept as a one-way "
+                    "fingerprint of your account (never your name or id) until you take the mark off or the "
+                    "session's records are deleted: it keeps me from following you again after `/forgetme`."
                 ),
             ),
             Field(

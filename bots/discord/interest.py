@@ -24,6 +24,7 @@ import aiohttp
 import discord
 
 from shared import mirrors
+from shared.errors import Refusal
 from shared.identity import Identity, Recipient
 from shared.port import DeliveryError
 from shared.store.database import FAILURES, StorageUnavailable
@@ -170,6 +171,9 @@ class Interest:
             message = await core.follow_via(identity, session_id, VIA)
         except FAILURES as exc:
             log.warning("Discord: an Interested mark on %s could not be stored: %s", mark.event_id, exc)
+            return
+        except Refusal as exc:  # nobody asked, so nobody is told: a line for the operator
+            log.info("Discord: an Interested mark on %s was not acted on: %s", mark.event_id, exc)
             return
         if message is None:
             return

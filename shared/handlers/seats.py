@@ -48,9 +48,11 @@ async def register(core: Roundtable, inv: Invocation) -> Message:
         entry = result.status != registrations.WAITLISTED and not session.live(now)
         return result, (await calendar.sequence_of(conn, result.session_id) if entry else 0)
 
+    # registrations that arrive together share a transaction, each getting its own answer; a
+    # session closed to registration is answered alone, so its refusal unravels no group
+    store = core.db.grouped if session.accepts_registration(now) else core.db.run
     try:
-        # registrations that arrive together share a transaction; each gets its own answer
-        result, sequence = await core.db.grouped(take)
+        result, sequence = await store(take)
     except registrations.SessionCancelled as exc:
         raise Refusal(replies.session_cancelled(core.program, exc.session), "session") from exc
     if result.first_due is not None:
@@ -113,7 +115,8 @@ async def follow_via(core: Roundtable, identity: Identity, session_id: str, via:
     """Someone marked a session's event on their platform: an open session gets a follow made
     ``via`` that gesture, with its reminders planned as by ``/register``. A session with seats
     takes none this way (seats are asked for, and may come with questions); the person gets a
-    pointer to ``/register`` instead, unless they hold a place already.
+    pointer to ``/register`` instead, unless they hold a place already; so does a session
+    that asks questions (a mark cannot answer them).
 
     Returns the DM to send (in the reader's language), or None when there is nothing to say.
     A refusal (an ended or cancelled session) is logged and says nothing: nobody asked."""
@@ -123,7 +126,8 @@ async def follow_via(core: Roundtable, identity: Identity, session_id: str, via:
     if session is None or session.cancelled or now >= session.starts_at:
         log.info("a mark on %r was ignored: the session takes no follows this way now", session_id)
         return None
-    if session.capped:
+    if session.capped or session.questions:
+        # seats are asked for, and questions answered, with /register: a mark takes neither
         async with core.db.transaction() as conn:
             account = await people.find(conn, identity)
             held = await registrations.standing(conn, account.person_id, session.id) if account else None
@@ -135,9 +139,7 @@ async def follow_via(core: Roundtable, identity: Identity, session_id: str, via:
 
     async def take(conn):
         result = await registrations.register(conn, core.program, identity, session.id, now, via=via)
-        account = await people.find(conn, identity)
-        if account is not None:  # acted on: a re-sync leaves this mark alone from now on
-            await marks.remember(conn, account.identity_id, session.id, via, now)
+        await marks.remember(conn, identity, session.id, via, now)  # a re-sync leaves it alone from now on
         return result
 
     try:
@@ -162,9 +164,7 @@ async def unfollow_via(core: Roundtable, identity: Identity, session_id: str, vi
     now = core.now()
 
     async def drop(conn):
-        account = await people.find(conn, identity)
-        if account is not None:
-            await marks.forget(conn, account.identity_id, session_id, via)
+        await marks.forget(conn, marks.of(identity), session_id, via)
         return await registrations.cancel_via(conn, core.program, identity, session_id, now, via)
 
     result = await core.db.run(drop)
@@ -192,29 +192,42 @@ async def resync_via(
     made that way of people no longer marked end. Places asked for by a command stay.
     Silent: the people added hear from the reminders, not from a burst of DMs at start."""
     session = core.program.session(session_id)
-    if session is None or session.capped or session.cancelled or core.now() >= session.starts_at:
+    if (
+        session is None
+        or session.capped
+        or session.questions
+        or session.cancelled
+        or core.now() >= session.starts_at
+    ):
         return Resynced()
     marked = {i.user_id: i for i in marked if i.platform == platform and i.workspace == workspace}
     async with core.db.transaction() as conn:
         held = await registrations.held_by_accounts(conn, session.id, platform, workspace)
         acted = await marks.known(conn, session.id, platform, workspace, via)
     added = removed = 0
-    for user_id, identity in marked.items():
-        # a mark acted on before stays acted on: a follow given back by command stays given back
-        if user_id not in acted and await follow_via(core, identity, session.id, via) is not None:
+    for identity in marked.values():
+        # a mark acted on before stays acted on: a follow given back (by /unregister, or with
+        # everything else by /forgetme) stays given back
+        if marks.of(identity) not in acted and await follow_via(core, identity, session.id, via) is not None:
             added += 1
     now = core.now()
-    made_by_marks = {p.user_id: p for p in held.values() if p.via == via}
-    for user_id in (set(acted) | set(made_by_marks)) - set(marked):
-        place = made_by_marks.get(user_id)
+    marked_keys = {marks.of(i) for i in marked.values()}
+    for key in acted - marked_keys:
+        # taken off while away: forgotten, so that marking again is a new mark
+        await core.db.run(lambda conn, key=key: marks.forget(conn, key, session.id, via))
+    # a person's place stays while any of their linked accounts here still has the mark
+    still_marked = {held[u].person_id for u in marked if u in held}
+    for user_id, place in held.items():
+        if place.via != via or user_id in marked or place.person_id in still_marked:
+            continue
 
-        async def drop(conn, identity_id=acted.get(user_id), place=place):
-            if identity_id is not None:
-                await marks.forget(conn, identity_id, session.id, via)
-            if place is None:
-                return None
+        async def drop(conn, person_id=place.person_id):
             await registrations.lock_session(conn, session.id)
-            return await registrations.cancel_person(conn, core.program, place.person_id, session, now)
+            # looked at again under the lock: a /register since the list was read made the
+            # place the person's own, and a command's place stays
+            if not await registrations.made_via(conn, person_id, session.id, via):
+                return None
+            return await registrations.cancel_person(conn, core.program, person_id, session, now)
 
         ended = await core.db.run(drop)
         if ended is not None and ended.was is not None:

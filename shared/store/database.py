@@ -43,6 +43,13 @@ GROUP_LIMIT = 64
 CONNECT_PATIENCE_S = 30.0
 # SQLSTATEs worth another try: too many connections, cannot connect now (starting up)
 _RETRY_SQLSTATES = {"53300", "57P03"}
+# SQLSTATEs after which PostgreSQL has rolled the transaction back and a re-run may well
+# succeed: a deadlock one side lost, a serialization failure
+_RERUN_SQLSTATES = {"40P01", "40001"}
+
+
+def _rerun_state(exc: DBAPIError) -> bool:
+    return getattr(exc.orig, "sqlstate", None) in _RERUN_SQLSTATES
 
 
 def _worth_retrying(exc: BaseException) -> bool:
@@ -265,9 +272,10 @@ class Database:
     async def run(
         self, work: Callable[[AsyncConnection], Awaitable[T]], *, patience: float = CONNECT_PATIENCE_S
     ) -> T:
-        """``work`` in one transaction. When the connection drops mid-way, the server has
-        rolled the transaction back, so the whole unit of work runs again on a fresh
-        connection, with jittered backoff for up to ``patience`` seconds and one log line.
+        """``work`` in one transaction. When the connection drops mid-way, or PostgreSQL ends
+        the transaction as the loser of a deadlock or a serialization conflict, the server has
+        rolled it back, so the whole unit of work runs again (on a fresh connection), with
+        jittered backoff for up to ``patience`` seconds and one log line.
         Only for work whose every effect is in the database (a re-run after a commit whose
         acknowledgement was lost finds its own rows: registration answers "already")."""
         deadline = time.monotonic() + patience
@@ -277,7 +285,8 @@ class Database:
                 async with self.transaction() as conn:
                     return await work(conn)
             except DBAPIError as exc:
-                if not exc.connection_invalidated or time.monotonic() + delay > deadline:
+                lost = exc.connection_invalidated
+                if not (lost or _rerun_state(exc)) or time.monotonic() + delay > deadline:
                     raise
                 if not warned:
                     reason = (
@@ -285,7 +294,8 @@ class Database:
                         if str(exc.orig).strip()
                         else type(exc.orig).__name__
                     )
-                    log.warning("database connection lost mid-transaction (%s); running it again", reason)
+                    what = "database connection lost mid-transaction" if lost else "transaction rolled back"
+                    log.warning("%s (%s); running it again", what, reason)
                     warned = True
             await asyncio.sleep(delay * (0.5 + random.random()))
             delay = min(delay * 2, 2.0)

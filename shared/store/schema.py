@@ -188,12 +188,17 @@ link_codes = Table(
 )
 
 # The platform gestures acted on (a mark of "Interested" on a session's event): a re-sync
-# compares a platform's marks with these, so a follow given back by command stays given back
+# compares a platform's marks with these, so a follow given back (by /unregister or
+# /forgetme) stays given back
 marks = Table(
     "marks",
     metadata,
-    Column("identity_id", Integer, ForeignKey("identities.id", ondelete="CASCADE"), primary_key=True),
+    # a one-way fingerprint of platform, workspace and user id (shared.marks): nothing that
+    # names the person, so the row can outlive an erasure and keep it honoured
+    Column("account", String(64), primary_key=True),
     Column("session_id", String(50), ForeignKey("sessions.id"), primary_key=True),
+    Column("platform", String(20), nullable=False),
+    Column("workspace", String(64), nullable=False),
     Column("via", String(20), primary_key=True),
     Column("created_at", UTCDateTime, nullable=False),
 )

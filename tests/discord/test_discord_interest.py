@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bots.discord.adapter import DiscordAdapter
 from shared import people, privacy
 from shared.app import Roundtable
-from shared.store.schema import identities, outbox, registrations
+from shared.store.schema import identities, marks, outbox, registrations
 from tests.discord.discord_standin import DiscordStandin, StandinUser
 from tests.support import discord_settings
 
@@ -340,3 +340,75 @@ async def test_a_mark_on_a_vanished_database_stops_the_bot_without_a_traceback(
     await interest.close()
     assert [str(e) for e in lost] == ["the database file rt.db was removed while the bot was running"]
     assert not [r for r in caplog.records if r.exc_info]
+
+
+async def test_a_forgotten_person_keeping_the_mark_is_not_followed_again(
+    standin: DiscordStandin, discord_core: Roundtable
+) -> None:
+    """/forgetme erases the person; the mark acted on stays as a fingerprint naming nobody, so
+    the next start's re-sync does not bring them back."""
+    adapter = await start(standin, discord_core)
+    event = event_of(standin, discord_core, "roundtable")
+    alice = standin.add_user("alice")
+    await standin.mark_interested(alice, event)
+    await settled(adapter, 1)
+    await standin.wait_answer(await standin.slash(alice, "forgetme", confirm="confirm"))
+    async with discord_core.db.transaction() as conn:
+        assert (await conn.execute(select(identities))).fetchall() == []
+        [kept] = (await conn.execute(select(marks))).fetchall()
+    assert alice.id not in str(tuple(kept))  # a fingerprint, not the user id
+    await adapter.close()
+    adapter = await start(standin, discord_core)
+    try:
+        async with discord_core.db.transaction() as conn:
+            assert (await conn.execute(select(identities))).fetchall() == []
+        assert await places(discord_core, "roundtable") == {}
+    finally:
+        await adapter.close()
+
+
+async def test_the_resync_keeps_a_place_claimed_by_command_while_it_ran(discord_core: Roundtable) -> None:
+    """The re-sync reads the places, then ends them one by one: a /register in between makes the
+    place the person's own, and the re-sync looks again under the lock before ending it."""
+    core = discord_core
+    alice = DiscordAdapter.identity_of("1300000000000000777", "Alice")
+    await core.follow_via(alice, "roundtable", "interested")
+    real_run, claimed = core.db.run, []
+
+    async def run(work, **kw):
+        if not claimed:  # between the re-sync's read and its first write
+            claimed.append("asked")
+            core.db.run = real_run  # type: ignore[method-assign]
+            claimed.append(await core.register(alice, "roundtable"))
+        return await real_run(work, **kw)
+
+    core.db.run = run  # type: ignore[method-assign]
+    try:
+        done = await core.resync_via("roundtable", "discord", alice.workspace, [], "interested")
+    finally:
+        core.db.run = real_run  # type: ignore[method-assign]
+    assert claimed and done.removed == 0
+    assert await places(core, "roundtable") == {alice.user_id: ("following", None)}
+
+
+async def test_a_person_marked_from_one_linked_account_keeps_the_follow(discord_core: Roundtable) -> None:
+    """Two Discord accounts of one person (linked): the mark on either keeps the follow."""
+    from shared.handlers.seats import resync_via
+    from shared.store.schema import people as people_table
+
+    core = discord_core
+    one, two = (DiscordAdapter.identity_of(f"130000000000000088{n}", "Bo") for n in (1, 2))
+    await core.follow_via(one, "roundtable", "interested")
+    async with core.db.transaction() as conn:
+        await people.resolve(conn, two, core.now())  # the second account becomes known
+        first, second = (
+            await conn.execute(select(identities.c.person_id).order_by(identities.c.id))
+        ).scalars()
+        await conn.execute(
+            identities.update().where(identities.c.person_id == second).values(person_id=first)
+        )
+        await conn.execute(people_table.delete().where(people_table.c.id == second))
+    done = await resync_via(core, "roundtable", "discord", one.workspace, [one], "interested")
+    assert done.removed == 0 and await places(core, "roundtable") == {
+        one.user_id: ("following", "interested")
+    }

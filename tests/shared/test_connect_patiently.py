@@ -113,3 +113,47 @@ async def test_other_database_errors_are_not_run_again(sqlite_url: str) -> None:
         assert runs == 1
     finally:
         await db.close()
+
+
+@pytest.mark.postgres
+async def test_a_deadlock_lost_is_run_again_whole(
+    postgres_url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Two units locking two rows in opposite orders: PostgreSQL ends one (40P01) and rolls it
+    back; that one runs again, whole, and both are stored."""
+    import asyncio
+
+    from sqlalchemy import text
+
+    db = database.Database(postgres_url, pool_size=2)
+    caplog.set_level(logging.WARNING, logger="shared.store.database")
+    both_hold_one = asyncio.Barrier(2)
+    runs: list[str] = []
+    try:
+        async with db.transaction() as conn:
+            await conn.execute(text("CREATE TABLE IF NOT EXISTS crossed (id int PRIMARY KEY, n int)"))
+            await conn.execute(text("DELETE FROM crossed"))
+            await conn.execute(text("INSERT INTO crossed VALUES (1, 0), (2, 0)"))
+
+        def unit(first: int, second: int):
+            async def work(conn) -> None:
+                runs.append(f"{first}{second}")
+                await conn.execute(text("UPDATE crossed SET n = n + 1 WHERE id = :i"), {"i": first})
+                if len(runs) <= 2:  # the first runs meet; a re-run goes straight through
+                    await both_hold_one.wait()
+                await conn.execute(text("UPDATE crossed SET n = n + 1 WHERE id = :i"), {"i": second})
+
+            return work
+
+        await asyncio.gather(db.run(unit(1, 2), patience=10), db.run(unit(2, 1), patience=10))
+        async with db.transaction() as conn:
+            counts = dict((await conn.execute(text("SELECT id, n FROM crossed"))).fetchall())
+        assert counts == {1: 2, 2: 2} and len(runs) == 3
+        [line] = caplog.records
+        assert (
+            "rolled back" in line.getMessage() and "deadlock" in line.getMessage() and line.exc_info is None
+        )
+    finally:
+        async with db.transaction() as conn:
+            await conn.execute(text("DROP TABLE IF EXISTS crossed"))
+        await db.close()

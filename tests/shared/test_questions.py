@@ -77,3 +77,19 @@ def test_the_program_file_declares_questions_and_refuses_bad_ones():
     assert [q.id for q in program.sessions[-1].questions] == ["city"]
     with pytest.raises(ProgramError, match="its own id"):
         parse_program(text + extra + extra)
+
+
+async def test_a_mark_on_an_open_session_with_questions_points_to_register(core, clock):
+    """A platform's mark cannot answer questions: it takes no follow, and the DM says how."""
+    from shared.handlers.seats import follow_via, resync_via
+
+    sessions = [
+        s.model_copy(update={"questions": QUESTIONS}) if s.id == "roundtable" else s
+        for s in core.program.sessions
+    ]
+    core.program = core.program.model_copy(update={"sessions": sessions})
+    who = person("mia")
+    told = await follow_via(core, who, "roundtable", "interested")
+    assert told is not None and "/register" in told.text
+    assert (await resync_via(core, "roundtable", who.platform, who.workspace, [who], "interested")).added == 0
+    assert (await core.respond(who, line="/mysessions")).text.startswith("You have no sessions yet")

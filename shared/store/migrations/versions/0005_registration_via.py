@@ -22,18 +22,14 @@ def upgrade() -> None:
         batch.add_column(sa.Column("via", sa.String(length=20), nullable=True))
     op.create_table(
         "marks",
-        sa.Column("identity_id", sa.Integer(), nullable=False),
+        sa.Column("account", sa.String(length=64), nullable=False),
         sa.Column("session_id", sa.String(length=50), nullable=False),
+        sa.Column("platform", sa.String(length=20), nullable=False),
+        sa.Column("workspace", sa.String(length=64), nullable=False),
         sa.Column("via", sa.String(length=20), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(
-            ["identity_id"],
-            ["identities.id"],
-            name=op.f("fk_marks_identity_id_identities"),
-            ondelete="CASCADE",
-        ),
         sa.ForeignKeyConstraint(["session_id"], ["sessions.id"], name=op.f("fk_marks_session_id_sessions")),
-        sa.PrimaryKeyConstraint("identity_id", "session_id", "via", name=op.f("pk_marks")),
+        sa.PrimaryKeyConstraint("account", "session_id", "via", name=op.f("pk_marks")),
     )
 
 
