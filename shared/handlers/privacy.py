@@ -19,13 +19,19 @@ async def forgetme(core: Roundtable, inv: Invocation) -> Message:
     word = (inv.args.get("confirm") or "").strip().lower()
     if word not in ("", "confirm"):
         raise Refusal(replies.forget_confirm_word(), "confirm")
-    async with core.db.transaction() as conn:
+
+    async def erase(conn):
         person_id = await privacy.person_of(conn, inv.identity)
         if person_id is None:
             return replies.nothing_to_forget()
         if not word:
             return replies.forget_ask(await privacy.preview(conn, person_id))
-        erased = await privacy.forget(conn, core.program, person_id, core.now(), via="self")
+        return await privacy.forget(conn, core.program, person_id, core.now(), via="self")
+
+    # run again whole if PostgreSQL ends it as a deadlock's loser (it locks several sessions)
+    erased = await core.db.run(erase)
+    if isinstance(erased, Message):
+        return erased
     if erased.promoted:
         core.queued()
     return replies.forgotten(erased)
