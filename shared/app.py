@@ -294,6 +294,11 @@ class Roundtable:
         return await self.handle(Invocation(identity, "register", {"session": session_id}))
 
     # a platform's own gesture for "I'm interested" (a mark on a server's event), in neutral terms
+    def follows_by_mark(self, session_id: str) -> bool:
+        """Whether a mark on the session's event makes a follow now (worth reading its list)."""
+        session = self.program.session(session_id)
+        return session is not None and seats.follows_by_mark(session, self.now())
+
     async def follow_via(self, identity: Identity, session_id: str, via: str) -> Message | None:
         """A follow of an open session made ``via`` a gesture; returns the DM to send, if any."""
         return await seats.follow_via(self, identity, session_id, via)

@@ -206,7 +206,6 @@ class Interest:
         if adapter.guild_id is None:
             return
         core, guild = adapter.core, str(adapter.guild_id)
-        now = core.now()
         try:
             async with core.db.transaction() as conn:
                 known = await mirrors.known(conn, "discord", guild)
@@ -214,8 +213,7 @@ class Interest:
             log.warning("Discord: the Interested marks were not re-synced: %s", exc)
             return
         for session_id, mirror in known.items():
-            session = core.program.session(session_id)
-            if session is None or session.capped or session.cancelled or now >= session.starts_at:
+            if not core.follows_by_mark(session_id):  # its list is not worth a request
                 continue
             try:
                 marked = await self._marked(guild, mirror.external_id)

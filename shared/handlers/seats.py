@@ -15,7 +15,10 @@ from shared.identity import Identity
 from shared.messages import Message
 
 if TYPE_CHECKING:
+    from datetime import datetime
+
     from shared.app import Roundtable
+    from shared.program import Session
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,12 @@ async def mysessions(core: Roundtable, inv: Invocation) -> Message:
 # ----- follows made by a platform's own gesture (a mark on a server's event) -----------------
 
 
+def follows_by_mark(session: Session, now: datetime) -> bool:
+    """Whether a mark on the session's event makes (and a re-sync keeps in line) a follow: an
+    open session that asks no questions, before it starts."""
+    return not (session.capped or session.questions or session.cancelled) and now < session.starts_at
+
+
 async def follow_via(core: Roundtable, identity: Identity, session_id: str, via: str) -> Message | None:
     """Someone marked a session's event on their platform: an open session gets a follow made
     ``via`` that gesture, with its reminders planned as by ``/register``. A session with seats
@@ -126,14 +135,17 @@ async def follow_via(core: Roundtable, identity: Identity, session_id: str, via:
     if session is None or session.cancelled or now >= session.starts_at:
         log.info("a mark on %r was ignored: the session takes no follows this way now", session_id)
         return None
-    if session.capped or session.questions:
+    if not follows_by_mark(session, now):
         # seats are asked for, and questions answered, with /register: a mark takes neither
         async with core.db.transaction() as conn:
             account = await people.find(conn, identity)
-            held = await registrations.standing(conn, account.person_id, session.id) if account else None
-            prefs = await people.prefs(conn, identity)
-        if held is not None:
-            return None
+            if account is not None and await registrations.standing(conn, account.person_id, session.id):
+                return None
+        prefs = (
+            account.prefs
+            if account
+            else people.Prefs(reported_zone=identity.zone, reported_locale=identity.locale)
+        )
         with i18n.using(prefs.locale) as locale:
             return dataclasses.replace(replies.seats_by_registration(session), zone=prefs.zone, locale=locale)
 
@@ -192,27 +204,21 @@ async def resync_via(
     made that way of people no longer marked end. Places asked for by a command stay.
     Silent: the people added hear from the reminders, not from a burst of DMs at start."""
     session = core.program.session(session_id)
-    if (
-        session is None
-        or session.capped
-        or session.questions
-        or session.cancelled
-        or core.now() >= session.starts_at
-    ):
+    if session is None or not follows_by_mark(session, core.now()):
         return Resynced()
     marked = {i.user_id: i for i in marked if i.platform == platform and i.workspace == workspace}
     async with core.db.transaction() as conn:
         held = await registrations.held_by_accounts(conn, session.id, platform, workspace)
         acted = await marks.known(conn, session.id, platform, workspace, via)
+    keys = {marks.of(i): i for i in marked.values()}
     added = removed = 0
-    for identity in marked.values():
+    for key, identity in keys.items():
         # a mark acted on before stays acted on: a follow given back (by /unregister, or with
         # everything else by /forgetme) stays given back
-        if marks.of(identity) not in acted and await follow_via(core, identity, session.id, via) is not None:
+        if key not in acted and await follow_via(core, identity, session.id, via) is not None:
             added += 1
     now = core.now()
-    marked_keys = {marks.of(i) for i in marked.values()}
-    for key in acted - marked_keys:
+    for key in acted - keys.keys():
         # taken off while away: forgotten, so that marking again is a new mark
         await core.db.run(lambda conn, key=key: marks.forget(conn, key, session.id, via))
     # a person's place stays while any of their linked accounts here still has the mark
